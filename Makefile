@@ -10,6 +10,8 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 MATHJAX := docs/assets/vendor/mathjax/tex-svg-full.js
 MATHJAX_PACKAGE := mathjax@3.2.2
+AXE := build/vendor/axe.min.js
+AXE_PACKAGE := axe-core@4.14.1
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -38,12 +40,18 @@ $(MATHJAX):
 	  && tar -xzf $$tmp/mathjax-*.tgz -C $$tmp package/es5/tex-svg-full.js package/LICENSE \
 	  && cp $$tmp/package/es5/tex-svg-full.js $@ && cp $$tmp/package/LICENSE $(dir $@)LICENSE && rm -rf $$tmp
 
+$(AXE):  # axe-core, for the accessibility checks of the browser tests (git-ignored)
+	@mkdir -p $(dir $@)
+	tmp=$$(mktemp -d) && npm pack $(AXE_PACKAGE) --silent --pack-destination $$tmp > /dev/null \
+	  && tar -xzf $$tmp/axe-core-*.tgz -C $$tmp package/axe.min.js package/LICENSE \
+	  && cp $$tmp/package/axe.min.js $@ && cp $$tmp/package/LICENSE $(dir $@)axe-core.LICENSE && rm -rf $$tmp
+
 browser: ## make sure Chromium is installed (Debian package; installs it when run as root)
 	@command -v chromium > /dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium > /dev/null; \
 	  else echo "Chromium is missing: run 'sudo apt-get install chromium' (Debian/Ubuntu) and try again." >&2; exit 1; fi; }
 
-test: setup browser ## the whole test suite
+test: setup browser $(AXE) ## the whole test suite
 	$(PY) -m pytest
 
 test-fast: setup ## unit tests and docs blocks only (no slow training, no browser)

