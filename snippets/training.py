@@ -24,6 +24,10 @@ NOTEBOOK_LEARNING_RATE = 0.01  # keras.optimizers.SGD() default, which optimizer
 NOTEBOOK_BATCH_SIZE = 32
 NOTEBOOK_EPOCHS = 15
 STEPS_PER_EXECUTION = 64
+#: Compile each step with XLA on machines without a GPU (see ``compile_like_notebook``).
+XLA_ON_CPU = False
+#: Batch size of validation and evaluation passes (inference mode: the results do not depend on it).
+EVALUATION_BATCH_SIZE = 1024
 
 
 def seed_everything(seed: int) -> None:
@@ -43,19 +47,26 @@ def shuffled_indices(n: int, seed: int) -> tf.data.Dataset:
 
 
 def epoch_orders(n: int, seed: int, epochs: int) -> list[np.ndarray]:
-    """The orders in which :func:`training_batches` visits the examples, epoch by epoch."""
+    """Successive passes over the seeded index stream: a new order each pass, the same
+    sequence of orders for the same seed. (``fit`` takes its epochs from this stream; as
+    Keras may open more than one pass per epoch, epoch k need not be pass k.)"""
     indices = shuffled_indices(n, seed)
     return [np.fromiter(indices.as_numpy_iterator(), dtype=np.int64) for _ in range(epochs)]
 
 
 def training_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
-    """Batches of ``(x, y)`` in a fresh, seeded order every epoch."""
+    """Batches of ``(x, y)``: one pass over the data, in a fresh, seeded order every pass.
+
+    The dataset is finite on purpose: ``fit`` ends each epoch when a pass runs out, so an
+    epoch is exactly ``ceil(n / batch_size)`` updates, the last batch smaller, as in the
+    notebook, whatever ``steps_per_execution`` is.
+    """
     features = tf.constant(x, dtype=tf.float32)
     labels = tf.constant(y)
     return (
         shuffled_indices(len(x), seed)
         .batch(batch_size)
-        .map(lambda i: (tf.gather(features, i), tf.gather(labels, i)), deterministic=True)
+        .map(lambda i: (tf.gather(features, i), tf.gather(labels, i)))
         .prefetch(tf.data.AUTOTUNE)
     )
 
@@ -67,13 +78,37 @@ def compile_like_notebook(
     steps_per_execution: int = STEPS_PER_EXECUTION,
 ) -> keras.Model:
     """``model.compile(loss='sparse_categorical_crossentropy', optimizer='SGD', metrics=['accuracy'])``."""
-    model.compile(
+    settings = dict(
         optimizer=optimizer or keras.optimizers.SGD(learning_rate=learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
     )
+    if XLA_ON_CPU and not tf.config.list_physical_devices("GPU"):
+        _compile_with_xla(model, settings)
+    else:
+        model.compile(**settings, jit_compile=False)
     return model
+
+
+def _compile_with_xla(model: keras.Model, settings: dict) -> None:
+    """``model.compile(jit_compile=True)`` while op determinism stays on.
+
+    Keras turns XLA off whenever op determinism is enabled, because some XLA kernels
+    are not deterministic on GPUs. On a CPU the fused step is deterministic (the
+    same seed repeats the history exactly, which tests check), so determinism is
+    paused only while Keras decides, and is back on before anything runs. Layers
+    that cannot be compiled by XLA make Keras fall back to the plain graph.
+    """
+    from tensorflow.python.framework import config as tf_config  # no public switch-off exists
+
+    deterministic = tf_config.is_op_determinism_enabled()
+    try:
+        tf_config.disable_op_determinism()
+        model.compile(**settings, jit_compile=True)
+    finally:
+        if deterministic:
+            tf_config.enable_op_determinism()
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -94,7 +129,7 @@ class EvaluateEachEpoch(keras.callbacks.Callback):
         self.x, self.y, self.prefix = x, y, prefix
 
     def on_epoch_end(self, epoch, logs=None):
-        loss, accuracy = self.model.evaluate(self.x, self.y, batch_size=1024, verbose=0)
+        loss, accuracy = self.model.evaluate(self.x, self.y, batch_size=EVALUATION_BATCH_SIZE, verbose=0)
         logs[f"{self.prefix}_loss"] = loss
         logs[f"{self.prefix}_accuracy"] = accuracy
 
@@ -128,7 +163,7 @@ def train(
     history = model.fit(
         training_batches(x_train, y_train, batch_size, seed),
         validation_data=(x_val, y_val),
-        validation_batch_size=1024,
+        validation_batch_size=EVALUATION_BATCH_SIZE,
         epochs=epochs,
         callbacks=[*extra, *callbacks],
         shuffle=False,  # the pipeline already reshuffles every epoch
@@ -140,7 +175,7 @@ def train(
 def evaluate(model: keras.Model, data: tuple[np.ndarray, np.ndarray]) -> dict[str, float]:
     """Loss and accuracy in inference mode (dropout off, batch norm's moving statistics)."""
     x, y = _prepared(data)
-    loss, accuracy = model.evaluate(x, y, batch_size=1024, verbose=0)
+    loss, accuracy = model.evaluate(x, y, batch_size=EVALUATION_BATCH_SIZE, verbose=0)
     return {"loss": float(loss), "accuracy": float(accuracy)}
 
 

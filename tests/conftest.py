@@ -1,0 +1,57 @@
+"""Shared fixtures: tiny real studies and a real site built from them.
+
+Nothing here is mocked: the smoke study trains the real models on real MNIST, only
+with fewer images, epochs and seeds, and the site is built by MkDocs from a copy of
+the project so that the developer's own docs/generated is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOKE = ["--seeds", "2", "--epochs", "1", "--train-size", "400"]
+
+
+def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+    """``python -m snippets ARGS`` in a fresh process, as a user runs it."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "snippets", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, **kwargs,
+    )
+
+
+@pytest.fixture(scope="session")
+def smoke_results(tmp_path_factory) -> Path:
+    """Both studies, every configuration, 2 seeds, 1 epoch on 400 images."""
+    results = tmp_path_factory.mktemp("smoke-results")
+    done = run_cli("study", "all", *SMOKE, "--results", str(results))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return results
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory, smoke_results) -> Path:
+    """The site built with ``mkdocs build --strict`` from a copy of the project and the smoke report."""
+    project = tmp_path_factory.mktemp("project")
+    for name in ("docs", "hooks", "overrides"):
+        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("generated", "__pycache__"))
+    for name in ("mkdocs.yml", "pyproject.toml"):
+        shutil.copy(ROOT / name, project / name)
+    (project / "snippets").symlink_to(ROOT / "snippets")
+    report = run_cli("report", "--results", str(smoke_results), "--out", str(project / "docs" / "generated"))
+    assert report.returncode == 0, report.stderr[-3000:]
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(project / "site")],
+        cwd=project, env=env, capture_output=True, text=True, timeout=1200,
+    )
+    assert build.returncode == 0, build.stderr[-5000:]
+    return project / "site"
