@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _raise_keyboard_interrupt(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one interrupt is enough; a second must not cut the clean-up
     raise KeyboardInterrupt(f"signal {signum}")
 
 

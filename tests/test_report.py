@@ -1,0 +1,126 @@
+"""The report: tables from results files, honest about what it was given."""
+
+import json
+import shutil
+
+import pytest
+
+from snippets.experiment import STUDIES, read_results, write_json_atomically
+from snippets.report import check_site, load_study, summarize, write_report
+
+
+@pytest.fixture
+def results(smoke_results, tmp_path):
+    copy = tmp_path / "results"
+    shutil.copytree(smoke_results, copy)
+    return copy
+
+
+def test_summary_statistics():
+    s = summarize([0.97, 0.98, 0.99])
+    assert s["mean"] == pytest.approx(0.98) and s["sd"] == pytest.approx(0.01)
+    # t(0.975, 2) = 4.303: half-width 4.303 * 0.01 / sqrt(3)
+    assert s["high"] - s["mean"] == pytest.approx(4.303 * 0.01 / 3**0.5, rel=1e-3)
+
+
+def test_report_writes_every_table_and_figure(results, tmp_path):
+    out = tmp_path / "generated"
+    summary = write_report(results, out)
+    assert "notebook: 6 runs" in summary and "regularizers: 16 runs" in summary
+    table = (out / "notebook_table.md").read_text()
+    for name in ("plain", "batchnorm", "batchnorm_hidden"):
+        assert f"| `{name}` | 2 |" in table
+    assert "(baseline)" in table and "Paired p" in table
+    claim = (out / "notebook_claim.md").read_text()
+    assert "98.3" in claim and "99.1" in claim
+    assert "3.05" in (out / "notebook_literature.md").read_text()
+    for config in STUDIES["regularizers"]:
+        assert "Measured over 2 seeds" in (out / f"regularizers_{config.name}.md").read_text()
+    for figure in ("notebook_curves.svg", "regularizers_curves.svg", "regularizers_gap.svg"):
+        assert (out / figure).read_text().startswith("<svg")
+    provenance = (out / "notebook_provenance.md").read_text()
+    assert "seeds 0, 1" in provenance and "tensorflow 2." in provenance
+    assert "settings other than the study's" in provenance  # smoke runs are labelled as such
+    numbers = json.loads((out / "numbers.json").read_text())["numbers"]
+    assert len(numbers) > 100 and all(r["text"] in (out / r["file"]).read_text() for r in numbers)
+
+
+def test_table_numbers_are_the_results_files_means(results, tmp_path):
+    out = tmp_path / "generated"
+    write_report(results, out)
+    runs = [read_results(results / "notebook" / "plain" / f"seed-{s}.json") for s in (0, 1)]
+    mean = 100 * sum(r["final"]["test_accuracy"] for r in runs) / 2
+    assert f"{mean:.2f} ±" in (out / "notebook_table.md").read_text()
+
+
+def test_same_results_same_report(results, tmp_path):
+    write_report(results, tmp_path / "a")
+    write_report(results, tmp_path / "b")
+    for path in (tmp_path / "a").iterdir():
+        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes(), path.name
+
+
+def test_corrupt_and_foreign_files_are_reported_not_trusted(results, tmp_path):
+    (results / "notebook" / "plain" / "seed-0.json").write_text('{"format": 1, "key": "trunc')
+    (results / "notebook" / "plain" / "seed-5.json").write_text(json.dumps({"accuracy": 0.99}))
+    moved = read_results(results / "notebook" / "batchnorm" / "seed-1.json")
+    write_json_atomically(results / "notebook" / "plain" / "seed-9.json", moved)  # a run filed in the wrong folder
+    loaded = load_study(results, "notebook")
+    assert [r["seed"] for r in loaded.runs["plain"]] == [1]
+    assert len(loaded.problems) == 3
+    write_report(results, tmp_path / "out")
+    provenance = (tmp_path / "out" / "notebook_provenance.md").read_text()
+    assert "Ignored files (not trusted)" in provenance and "not readable JSON" in provenance
+    assert "| `plain` | 1 |" in (tmp_path / "out" / "notebook_table.md").read_text()
+
+
+def test_mixed_code_versions_are_flagged(results, tmp_path):
+    path = results / "notebook" / "plain" / "seed-1.json"
+    run = read_results(path)
+    run["code"] = "0000000000000000"
+    write_json_atomically(path, run)
+    write_report(results, tmp_path / "out")
+    assert "different code or library versions" in (tmp_path / "out" / "notebook_provenance.md").read_text()
+
+
+def test_missing_study_says_how_to_run_it(tmp_path):
+    write_report(tmp_path / "empty", tmp_path / "out")
+    assert "python -m snippets study notebook" in (tmp_path / "out" / "notebook_table.md").read_text()
+
+
+def fake_site(generated, site):
+    """Pages whose text is the generated Markdown, as a stand-in for the built HTML."""
+    pages = {"notebook_": "studies/notebook-comparison", "regularizers_": "studies/regularizer-study",
+             "performance": "studies/performance"}
+    for prefix, page in pages.items():
+        (site / page).mkdir(parents=True, exist_ok=True)
+        text = "".join(p.read_text() for p in sorted(generated.glob(prefix + "*.md")))
+        (site / page / "index.html").write_text(f"<html><body><pre>{text}</pre></body></html>")
+
+
+def test_check_site_accepts_matching_pages_and_names_a_wrong_number(results, tmp_path):
+    generated, site = tmp_path / "generated", tmp_path / "site"
+    write_report(results, generated)
+    fake_site(generated, site)
+    checked, problems = check_site(results, site, generated)
+    assert checked > 100 and problems == []
+
+    page = site / "studies" / "notebook-comparison" / "index.html"
+    record = json.loads((generated / "numbers.json").read_text())["numbers"][0]
+    page.write_text(page.read_text().replace(record["text"], "12.34"))
+    _, problems = check_site(results, site, generated)
+    assert any(record["where"] in p for p in problems)
+
+    run = read_results(results / "notebook" / "plain" / "seed-0.json")
+    run["final"]["test_accuracy"] = 0.5  # results changed after the report: the page is stale
+    write_json_atomically(results / "notebook" / "plain" / "seed-0.json", run)
+    _, problems = check_site(results, site, generated)
+    assert any("differs from a fresh report" in p for p in problems)
+
+
+def test_check_site_requires_complete_standard_studies(results, tmp_path):
+    generated, site = tmp_path / "generated", tmp_path / "site"
+    write_report(results, generated)
+    fake_site(generated, site)
+    _, problems = check_site(results, site, generated, require_complete=True)
+    assert any("non-standard settings" in p for p in problems)
