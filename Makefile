@@ -10,12 +10,13 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 MATHJAX := docs/assets/vendor/mathjax/tex-svg-full.js
 MATHJAX_PACKAGE := mathjax@3.2.2
+BENCHMARK := results/benchmark/train_speed.json
 AXE := build/vendor/axe.min.js
 AXE_PACKAGE := axe-core@4.14.1
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help setup data assets browser test test-fast results report site serve bench clean
+.PHONY: help setup data assets browser test results report site serve bench clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -54,11 +55,13 @@ browser: ## make sure Chromium is installed (Debian package; installs it when ru
 test: setup browser $(AXE) ## the whole test suite
 	$(PY) -m pytest
 
-test-fast: setup ## unit tests and docs blocks only (no slow training, no browser)
-	$(PY) -m pytest -m "not slow and not browser"
-
-results: setup ## run both studies in full (finished runs are reused)
+results: setup ## run both studies in full (finished runs are reused) and the speed benchmark
 	$(PY) -m snippets study all
+	$(MAKE) --no-print-directory $(BENCHMARK)
+
+# The benchmark reruns only when the code it measures changes.
+$(BENCHMARK): $(INSTALLED) snippets/training.py snippets/models.py benchmarks/train_speed.py
+	$(PY) benchmarks/train_speed.py --output $@
 
 report: results ## tables and figures from the results files into docs/generated
 	$(PY) -m snippets report
@@ -66,11 +69,11 @@ report: results ## tables and figures from the results files into docs/generated
 site: report ## build the site into site/ with the measured results
 	$(PY) -m mkdocs build --strict
 
-serve: site ## build, then serve the site on http://$(HOST):$(PORT)
+serve: report ## build the site with the measured results and serve it on http://$(HOST):$(PORT)
 	$(PY) -m mkdocs serve --strict --dev-addr $(HOST):$(PORT)
 
-bench: setup ## training-speed benchmark: the notebook's code vs the project's training path
-	$(PY) benchmarks/train_speed.py
+bench: setup ## training-speed benchmark: the notebook's code vs the project's training path (always reruns)
+	$(PY) benchmarks/train_speed.py --output $(BENCHMARK)
 
 clean:
 	rm -rf site build docs/generated .pytest_cache
