@@ -1,0 +1,353 @@
+"""L1 and L2 penalties: what Keras adds to the loss, which weights reach zero, and
+how an L2 penalty relates to an optimizer's weight decay.
+
+Demonstrations for the L1/L2 chapter, each seeded and small enough to run in a few
+seconds on a laptop CPU:
+
+* :func:`penalty_and_gradient`: the value and gradient of ``keras.regularizers.L1``
+  and ``L2`` on a small vector (no 1/2 in front of Keras' L2).
+* :func:`geometry_paths` / :func:`plot_geometry`: in two dimensions the L1 solution
+  path reaches an axis at a finite strength, the L2 path does not.
+* :func:`sparse_fits` / :func:`sparsity_table` / :func:`plot_noise_weights`: a linear
+  model with 5 informative and 45 pure-noise features, fitted with an L1 penalty under
+  Keras' SGD, an L2 penalty under SGD, and a proximal (ISTA) L1 solver; only the
+  proximal solver leaves weights at exactly zero.
+* :func:`weight_decay_runs` / :func:`weight_decay_table`: ``SGD(weight_decay=wd)``
+  follows the same trajectory as an ``L2(wd / 2)`` penalty, while Adam with an L2
+  penalty and Adam with (decoupled) weight decay part ways.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+#: Noise weights with |w| below this count as "near zero" in the sparsity table.
+NEAR_ZERO = 1e-3
+#: The strength used for both penalties in the sparsity demonstration.
+SPARSITY_STRENGTH = 0.3
+
+
+# --8<-- [start:penalty_and_gradient]
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def penalty_and_gradient(regularizer, weights):
+    """The penalty a Keras regularizer adds to the loss, and its gradient, at ``weights``."""
+    w = tf.Variable(np.asarray(weights, dtype=np.float32))
+    with tf.GradientTape() as tape:
+        penalty = regularizer(w)
+    return float(penalty), tape.gradient(penalty, w).numpy()
+# --8<-- [end:penalty_and_gradient]
+
+
+# --8<-- [start:geometry]
+import numpy as np
+
+
+def soft_threshold(z, threshold):
+    """The proximal map of ``threshold * |z|``: shrink towards 0, and stop exactly at 0."""
+    return np.sign(z) * np.maximum(np.abs(z) - threshold, 0.0)
+
+
+def geometry_paths(strengths, w_star=(2.0, 0.5), hessian=((1.0, 0.4), (0.4, 0.8))):
+    """Minimizers of (w - w*)^T H (w - w*) + penalty, for each strength in ``strengths``.
+
+    L2 (strength * ||w||^2) has a closed form: (H + strength I) w = H w*.
+    L1 (strength * ||w||_1) has none; proximal gradient descent (ISTA) finds it.
+    Returns two arrays of shape (len(strengths), 2): the L1 and the L2 solutions.
+    """
+    H, w_star = np.asarray(hessian), np.asarray(w_star)
+    step = 1.0 / (2.0 * np.linalg.eigvalsh(H).max())  # 1 / Lipschitz constant of the gradient
+    l1_path, l2_path = [], []
+    for strength in strengths:
+        l2_path.append(np.linalg.solve(H + strength * np.eye(2), H @ w_star))
+        w = np.zeros(2)
+        for _ in range(2000):
+            gradient = 2.0 * H @ (w - w_star)
+            w = soft_threshold(w - step * gradient, step * strength)
+        l1_path.append(w)
+    return np.array(l1_path), np.array(l2_path)
+# --8<-- [end:geometry]
+
+
+def plot_geometry(strength: float = 2.0, w_star=(2.0, 0.5), hessian=((1.0, 0.4), (0.4, 0.8))):
+    """Loss contours, the L1 diamond and the L2 ball that the solution at ``strength`` touches,
+    and each penalty's whole solution path from w* (no penalty) towards 0."""
+    import matplotlib.pyplot as plt
+
+    H, w_star = np.asarray(hessian), np.asarray(w_star)
+    strengths = np.linspace(0.0, 5.0, 201)
+    l1_path, l2_path = geometry_paths(strengths, w_star, hessian)
+    at = int(np.argmin(np.abs(strengths - strength)))
+
+    grid = np.linspace(-0.6, 2.6, 300)
+    g1, g2 = np.meshgrid(grid, grid)
+    d1, d2 = g1 - w_star[0], g2 - w_star[1]
+    loss = H[0, 0] * d1**2 + 2 * H[0, 1] * d1 * d2 + H[1, 1] * d2**2
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.3), sharey=True)
+    for ax, path, name in zip(axes, (l1_path, l2_path), ("L1", "L2")):
+        w = path[at]
+        level = H[0, 0] * (w[0] - w_star[0]) ** 2 + 2 * H[0, 1] * (w[0] - w_star[0]) * (w[1] - w_star[1])
+        level += H[1, 1] * (w[1] - w_star[1]) ** 2
+        ax.contour(g1, g2, loss, levels=np.geomspace(0.02, 6, 9), colors="0.75", linewidths=0.8)
+        ax.contour(g1, g2, loss, levels=[level], colors="tab:blue", linewidths=1.5)
+        if name == "L1":
+            r = np.abs(w).sum()
+            ax.fill([r, 0, -r, 0], [0, r, 0, -r], color="tab:orange", alpha=0.3, label=r"$\|w\|_1 \leq$ const")
+        else:
+            r = np.linalg.norm(w)
+            t = np.linspace(0, 2 * np.pi, 200)
+            ax.fill(r * np.cos(t), r * np.sin(t), color="tab:orange", alpha=0.3, label=r"$\|w\|_2 \leq$ const")
+        ax.plot(path[:, 0], path[:, 1], color="tab:red", lw=1.5, label="solution path")
+        ax.plot(*w_star, "k*", ms=10, label="w* (no penalty)")
+        ax.plot(*w, "o", color="tab:red", ms=6)
+        ax.axhline(0, color="k", lw=0.5)
+        ax.axvline(0, color="k", lw=0.5)
+        ax.set_aspect("equal")
+        ax.set_xlim(-0.6, 2.6)
+        ax.set_ylim(-0.6, 1.6)
+        ax.set_xlabel("$w_1$")
+        ax.set_title(f"{name} penalty")
+        ax.legend(loc="upper right", fontsize=8)
+    axes[0].set_ylabel("$w_2$")
+    fig.tight_layout()
+    return fig
+
+
+# --8<-- [start:sparse_problem]
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SparseProblem:
+    """Linear regression data where only the first ``n_informative`` features matter."""
+
+    x: np.ndarray  # (n_samples, n_features), float32
+    y: np.ndarray  # (n_samples,), float32
+    true_weights: np.ndarray
+    n_informative: int
+
+
+def sparse_problem(n_samples=500, n_informative=5, n_noise=45, noise=1.0, seed=0):
+    """y = x @ w_true + noise, with w_true zero on the ``n_noise`` pure-noise features."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n_samples, n_informative + n_noise)).astype(np.float32)
+    true_weights = np.zeros(n_informative + n_noise)
+    true_weights[:n_informative] = rng.choice([-1, 1], n_informative) * rng.uniform(1, 3, n_informative)
+    y = (x @ true_weights + noise * rng.standard_normal(n_samples)).astype(np.float32)
+    return SparseProblem(x, y, true_weights, n_informative)
+# --8<-- [end:sparse_problem]
+
+
+# --8<-- [start:fit_keras]
+import keras
+
+from snippets.training import seed_everything, training_batches
+
+
+def fit_linear_keras(problem, regularizer, *, learning_rate=0.01, epochs=50, batch_size=32, seed=0):
+    """Mean squared error + ``regularizer`` on the kernel, minimized by Keras' plain SGD.
+
+    The optimizer steps along the loss gradient plus the penalty's (sub)gradient:
+    for L1 that is ``l1 * sign(w)``, a fixed-size push that overshoots zero and
+    back, so weights end near zero but (almost) never exactly on it.
+    """
+    seed_everything(seed)
+    model = keras.Sequential([
+        keras.Input((problem.x.shape[1],)),
+        keras.layers.Dense(1, kernel_regularizer=regularizer),
+    ])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss="mse", steps_per_execution=64)
+    # training_batches reshuffles every epoch (model.fit's own shuffle does not, once seeded)
+    model.fit(training_batches(problem.x, problem.y, batch_size, seed), epochs=epochs, shuffle=False, verbose=0)
+    return model.layers[0].kernel.numpy().ravel()
+# --8<-- [end:fit_keras]
+
+
+# --8<-- [start:ista]
+import numpy as np
+
+from snippets.penalties import soft_threshold
+
+
+def fit_lasso_ista(problem, l1, *, iterations=5000):
+    """The same objective as ``Dense(1, kernel_regularizer=L1(l1))`` with loss "mse",
+
+        mean((y - x @ w - b)^2) + l1 * sum(|w|),
+
+    minimized by proximal gradient descent (ISTA): a gradient step on the smooth
+    loss, then soft-thresholding, which sets every small weight to exactly 0.
+    The bias b is not penalized, as in Keras.
+    """
+    x, y = problem.x.astype(np.float64), problem.y.astype(np.float64)
+    n, d = x.shape
+    design = np.hstack([x, np.ones((n, 1))])
+    step = 1.0 / (2.0 * np.linalg.eigvalsh(design.T @ design / n).max())
+    w, b = np.zeros(d), 0.0
+    for _ in range(iterations):
+        residual = x @ w + b - y
+        w = soft_threshold(w - step * 2.0 * x.T @ residual / n, step * l1)
+        b = b - step * 2.0 * residual.mean()
+    return w
+# --8<-- [end:ista]
+
+
+@lru_cache(maxsize=4)
+def sparse_fits(strength: float = SPARSITY_STRENGTH, seed: int = 0) -> dict[str, np.ndarray]:
+    """Fitted weights of the three methods on :func:`sparse_problem` (cached, read-only)."""
+    problem = sparse_problem(seed=seed)
+    fits = {
+        f"L1({strength}), Keras SGD": fit_linear_keras(problem, keras.regularizers.L1(strength), seed=seed),
+        f"L2({strength}), Keras SGD": fit_linear_keras(problem, keras.regularizers.L2(strength), seed=seed),
+        f"L1({strength}), proximal (ISTA)": fit_lasso_ista(problem, strength),
+    }
+    for weights in fits.values():
+        weights.setflags(write=False)
+    return fits
+
+
+# --8<-- [start:sparsity_table]
+import numpy as np
+import pandas as pd
+
+from snippets.penalties import sparse_fits, sparse_problem
+
+
+def sparsity_table(strength=0.3, seed=0):
+    """For each method: how many of the 45 noise weights are exactly 0, or merely small."""
+    k = sparse_problem(seed=seed).n_informative
+    rows = {}
+    for method, weights in sparse_fits(strength, seed).items():
+        noise = np.abs(weights[k:])
+        rows[method] = {
+            "exactly 0": int(np.sum(noise == 0.0)),
+            "|w| < 1e-3": int(np.sum(noise < 1e-3)),
+            "|w| < 1e-2": int(np.sum(noise < 1e-2)),
+            "largest |w|": float(noise.max()),
+            "informative weights": np.round(weights[:k], 2).tolist(),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+# --8<-- [end:sparsity_table]
+
+
+def plot_noise_weights(strength: float = SPARSITY_STRENGTH, seed: int = 0):
+    """Histograms of |w| for the noise weights of each method, on a log scale.
+
+    Exact zeros have no logarithm: they are drawn as a separate bar at the left.
+    """
+    import matplotlib.pyplot as plt
+
+    k = sparse_problem(seed=seed).n_informative
+    fits = sparse_fits(strength, seed)
+    bins = np.geomspace(1e-6, 1.0, 25)
+    zero_at = 3e-8  # where the bar of exact zeros is drawn, left of the log-scale bins
+    fig, axes = plt.subplots(len(fits), 1, figsize=(7, 5.5), sharex=True, sharey=True)
+    for ax, (method, weights) in zip(axes, fits.items()):
+        noise = np.abs(weights[k:])
+        zeros = int(np.sum(noise == 0.0))
+        ax.hist(np.clip(noise[noise > 0], bins[0], None), bins=bins, color="tab:blue", label="|w| > 0")
+        ax.bar(zero_at, zeros, width=zero_at, color="tab:orange", label="exactly 0")
+        ax.axvline(NEAR_ZERO, color="tab:red", ls="--", lw=1)
+        ax.set_xscale("log")
+        ax.set_title(f"{method}: {zeros} of {noise.size} noise weights exactly 0", fontsize=10)
+        ax.set_ylabel("count")
+    axes[0].legend(loc="upper left", fontsize=8)
+    axes[-1].set_xticks([zero_at, 1e-6, 1e-4, 1e-2, 1.0], ["0", "$10^{-6}$", "$10^{-4}$", "$10^{-2}$", "1"])
+    axes[-1].set_xlabel("|w| of the 45 noise features (dashed line: 1e-3)")
+    fig.tight_layout()
+    return fig
+
+
+# --8<-- [start:weight_decay]
+import keras
+import numpy as np
+
+from snippets.training import seed_everything, training_batches
+
+
+class RecordWeights(keras.callbacks.Callback):
+    """Keep a flat copy of all trainable weights at the start and after every epoch."""
+
+    def _record(self):
+        self.trajectory.append(np.concatenate([v.numpy().ravel() for v in self.model.trainable_variables]))
+
+    def on_train_begin(self, logs=None):
+        self.trajectory = []
+        self._record()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._record()
+
+
+def weight_trajectory(problem, optimizer, regularizer=None, *, epochs=10, batch_size=32, seed=0):
+    """Train a small MLP and return its weights after each epoch, shape (epochs + 1, n_weights).
+
+    The same seed gives the same initial weights and the same batches, so runs differ
+    only in the optimizer and the penalty. The penalty goes on the kernels only, and
+    the optimizer's weight decay is kept off the biases to match.
+    """
+    seed_everything(seed)
+    model = keras.Sequential([
+        keras.Input((problem.x.shape[1],)),
+        keras.layers.Dense(16, activation="relu", kernel_regularizer=regularizer),
+        keras.layers.Dense(1, kernel_regularizer=regularizer),
+    ])
+    optimizer.exclude_from_weight_decay(var_names=["bias"])
+    model.compile(optimizer=optimizer, loss="mse")
+    recorder = RecordWeights()
+    model.fit(training_batches(problem.x, problem.y, batch_size, seed), epochs=epochs,
+              callbacks=[recorder], shuffle=False, verbose=0)
+    return np.array(recorder.trajectory)
+# --8<-- [end:weight_decay]
+
+
+@lru_cache(maxsize=2)
+def weight_decay_runs(weight_decay: float = 0.1, learning_rate: float = 0.01, seed: int = 0):
+    """Trajectories of five runs that differ only in how the weights are pulled to zero."""
+    wd, lr = weight_decay, learning_rate
+    problem = sparse_problem(seed=seed)
+    L2, SGD, Adam = keras.regularizers.L2, keras.optimizers.SGD, keras.optimizers.Adam
+    runs = {
+        f"SGD(weight_decay={wd})": (SGD(lr, weight_decay=wd), None),
+        f"SGD + L2({wd / 2})": (SGD(lr), L2(wd / 2)),
+        f"SGD + L2({wd})": (SGD(lr), L2(wd)),
+        f"Adam(weight_decay={wd})": (Adam(lr, weight_decay=wd), None),
+        f"AdamW(weight_decay={wd})": (keras.optimizers.AdamW(lr, weight_decay=wd), None),
+        f"Adam + L2({wd / 2})": (Adam(lr), L2(wd / 2)),
+    }
+    trajectories = {name: weight_trajectory(problem, opt, reg, seed=seed) for name, (opt, reg) in runs.items()}
+    for trajectory in trajectories.values():
+        trajectory.setflags(write=False)
+    return trajectories
+
+
+# --8<-- [start:weight_decay_table]
+import numpy as np
+import pandas as pd
+
+from snippets.penalties import weight_decay_runs
+
+
+def weight_decay_table(weight_decay=0.1, learning_rate=0.01, seed=0):
+    """Largest weight difference, over all weights and epochs, between pairs of runs."""
+    wd = weight_decay
+    runs = weight_decay_runs(weight_decay, learning_rate, seed)
+    pairs = [
+        (f"SGD(weight_decay={wd})", f"SGD + L2({wd / 2})"),
+        (f"SGD(weight_decay={wd})", f"SGD + L2({wd})"),
+        (f"Adam(weight_decay={wd})", f"AdamW(weight_decay={wd})"),
+        (f"Adam(weight_decay={wd})", f"Adam + L2({wd / 2})"),
+    ]
+    return pd.DataFrame(
+        [{"run A": a, "run B": b, "max |w_A - w_B|": float(np.abs(runs[a] - runs[b]).max())} for a, b in pairs]
+    )
+# --8<-- [end:weight_decay_table]

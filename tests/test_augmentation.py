@@ -1,0 +1,90 @@
+"""The overfitting chapter's augmentation claims, asserted with fixed seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from snippets import augmentation as a
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return a.example_digits((2, 3, 4, 5, 7))
+
+
+def test_example_digits_are_the_requested_digits(digits):
+    _, (x_val, y_val) = a.mnist_split()
+    assert digits.shape == (5, 28, 28) and digits.dtype == np.float32
+    first_two = np.flatnonzero(y_val == 2)[0]
+    assert np.array_equal(digits[0], x_val[first_two])
+
+
+def test_augmentations_keep_shape_and_change_images_in_training(digits):
+    batch = digits[..., None]
+    out = np.asarray(a.label_preserving_augmentation(0)(batch, training=True))
+    assert out.shape == batch.shape
+    assert np.all(np.abs(out - batch).max(axis=(1, 2, 3)) > 0.1)  # every image moved
+    assert out.min() >= -1e-6 and out.max() <= 1 + 1e-6  # still images in [0, 1]
+
+
+def test_augmentations_are_identity_at_inference(digits):
+    batch = digits[..., None]
+    for layer in (a.label_preserving_augmentation(0), a.horizontal_flip(0)):
+        assert np.array_equal(np.asarray(layer(batch, training=False)), batch)
+
+
+def test_augmentations_are_seeded(digits):
+    first = a.augmented_versions(digits, n_versions=3, seed=0)
+    again = a.augmented_versions(digits, n_versions=3, seed=0)
+    other = a.augmented_versions(digits, n_versions=3, seed=1)
+    assert first.shape == (3, 5, 28, 28)
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert not np.array_equal(first[0], first[1])  # each call draws new transformations
+
+
+def test_horizontal_flip_changes_digits(digits):
+    mirrored = digits[:, :, ::-1]
+    # A mirrored digit is a different image (these digits are not left-right symmetric) ...
+    assert np.all(np.abs(mirrored - digits).sum(axis=(1, 2)) > 0.25 * digits.sum(axis=(1, 2)))
+    # ... and Keras' RandomFlip produces exactly such mirror images, for about half the batch.
+    batch = np.repeat(digits[:1, ..., None], 200, axis=0)
+    out = np.asarray(a.horizontal_flip(0)(batch, training=True))
+    flipped = np.array([np.array_equal(o, batch[0, :, ::-1]) for o in out])
+    unchanged = np.array([np.array_equal(o, batch[0]) for o in out])
+    assert np.all(flipped | unchanged)
+    assert 60 <= flipped.sum() <= 140
+
+
+def test_label_preserving_augmentation_narrows_the_gap_and_flips_hurt():
+    study = a.augmentation_study(seed=0)
+    none, aug, flip = (study.loc[k] for k in ("none", "rotate/shift/zoom", "horizontal flip"))
+    assert none["train accuracy"] >= 0.99  # 500 images memorized
+    assert aug["gap"] < none["gap"] - 0.04  # a clearly smaller train-validation gap
+    assert aug["validation accuracy"] > none["validation accuracy"] + 0.015
+    assert flip["validation accuracy"] < none["validation accuracy"] - 0.015  # flips hurt
+    assert aug["train accuracy"] < 0.99  # the harder task is not memorized in the same epochs
+
+
+def test_more_data_raises_validation_accuracy():
+    curve = a.learning_curve(seed=0)
+    assert list(curve.index) == [250, 500, 1000, 2000, 4000]
+    assert np.all(np.diff(curve["validation accuracy"]) > 0)
+    assert np.all(np.diff(curve["gap"]) < 0)
+    assert curve["gap"].iloc[-1] < curve["gap"].iloc[0] / 2
+    # Same number of steps: the smallest set is memorized, the largest is seen only a few times.
+    assert curve.loc[250, "train accuracy"] == 1.0 and curve.loc[4000, "train accuracy"] < 0.99
+    # 8x more data beats augmenting the 500 images.
+    study = a.augmentation_study(seed=0)
+    assert curve.loc[4000, "validation accuracy"] > study.loc["rotate/shift/zoom", "validation accuracy"]
+
+
+def test_figures_build():
+    import matplotlib.pyplot as plt
+
+    fig = a.plot_augmentations()
+    assert len(fig.axes) == 5 * 7
+    plt.close(fig)
+    fig = a.plot_learning_curve(a.learning_curve(seed=0))
+    plt.close(fig)

@@ -1,0 +1,106 @@
+"""The L1/L2 chapter's claims, asserted with fixed seeds."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from snippets import penalties as p
+
+WEIGHTS = [-2.0, -0.5, 0.0, 0.5, 2.0]
+
+
+def test_keras_l1_is_l1_times_sum_abs_with_sign_gradient():
+    value, gradient = p.penalty_and_gradient(keras.regularizers.L1(0.1), WEIGHTS)
+    assert value == pytest.approx(0.1 * np.sum(np.abs(WEIGHTS)))
+    assert np.allclose(gradient, 0.1 * np.sign(WEIGHTS))  # 0 at w = 0 (TensorFlow's sign(0))
+
+
+def test_keras_l2_has_no_one_half_factor():
+    value, gradient = p.penalty_and_gradient(keras.regularizers.L2(0.1), WEIGHTS)
+    assert value == pytest.approx(0.1 * np.sum(np.square(WEIGHTS)))  # not 0.05 * sum(w^2)
+    assert np.allclose(gradient, 2 * 0.1 * np.asarray(WEIGHTS))
+
+
+def test_soft_threshold_sets_small_values_to_exactly_zero():
+    out = p.soft_threshold(np.array([-1.0, -0.2, 0.0, 0.1, 0.7]), 0.3)
+    assert np.allclose(out, [-0.7, 0.0, 0.0, 0.0, 0.4])
+    assert np.sum(out == 0.0) == 3
+
+
+def test_l1_path_reaches_an_axis_l2_path_does_not():
+    strengths = np.linspace(0.0, 5.0, 51)
+    l1_path, l2_path = p.geometry_paths(strengths)
+    # L1: w2 is exactly 0 from a finite strength on, while w1 is still away from 0.
+    on_axis = (l1_path[:, 1] == 0.0) & (l1_path[:, 0] > 0.1)
+    assert on_axis.sum() >= 5
+    assert l1_path[0] == pytest.approx([2.0, 0.5])  # no penalty: the unpenalized minimum
+    assert np.all(l1_path[-1] == 0.0)  # strong enough (>= |2 H w*|): everything is zero
+    # L2: shrinks both coordinates, never to exactly 0.
+    assert np.all(l2_path[1:] != 0.0)
+    assert np.all(np.diff(np.linalg.norm(l2_path, axis=1)) < 0)
+
+
+def test_sparse_problem_is_seeded():
+    a, b = p.sparse_problem(seed=0), p.sparse_problem(seed=0)
+    assert np.array_equal(a.x, b.x) and np.array_equal(a.y, b.y)
+    assert a.x.shape == (500, 50) and a.n_informative == 5
+    assert np.count_nonzero(a.true_weights) == 5 and np.all(a.true_weights[5:] == 0)
+
+
+def test_only_the_proximal_solver_gives_exact_zeros():
+    table = p.sparsity_table(strength=0.3, seed=0)
+    l1_sgd, l2_sgd, ista = table.index
+    assert l1_sgd.startswith("L1") and l2_sgd.startswith("L2") and "ISTA" in ista
+    # Keras' L1 under plain SGD: no noise weight is exactly zero ...
+    assert table.loc[l1_sgd, "exactly 0"] == 0
+    # ... but they are small: far more below 1e-2 than with L2, and all far below L2's largest.
+    assert table.loc[l1_sgd, "|w| < 1e-2"] >= 35
+    assert table.loc[l1_sgd, "|w| < 1e-2"] > table.loc[l2_sgd, "|w| < 1e-2"] + 20
+    assert table.loc[l1_sgd, "largest |w|"] < 0.05 < table.loc[l2_sgd, "largest |w|"]
+    # L2: no exact zeros either.
+    assert table.loc[l2_sgd, "exactly 0"] == 0
+    # The proximal solver of the same objective: exact zeros on (nearly) all 45 noise features.
+    assert table.loc[ista, "exactly 0"] >= 40
+    # Same objective: SGD's informative weights agree with the exact solution.
+    assert np.allclose(table.loc[l1_sgd, "informative weights"], table.loc[ista, "informative weights"], atol=0.05)
+
+
+def test_ista_keeps_the_informative_features():
+    problem = p.sparse_problem(seed=0)
+    w = p.fit_lasso_ista(problem, 0.3)
+    assert np.all(w[:5] != 0.0)
+    assert np.all(np.sign(w[:5]) == np.sign(problem.true_weights[:5]))
+
+
+def test_sgd_weight_decay_equals_half_strength_l2_but_adam_does_not():
+    runs = p.weight_decay_runs(weight_decay=0.1, learning_rate=0.01, seed=0)
+    first = {name: t[0] for name, t in runs.items()}
+    start = next(iter(first.values()))
+    assert all(np.array_equal(w, start) for w in first.values())  # same initial weights
+    table = p.weight_decay_table(weight_decay=0.1, learning_rate=0.01, seed=0).set_index(["run A", "run B"])
+    diff = table["max |w_A - w_B|"]
+    same = diff[("SGD(weight_decay=0.1)", "SGD + L2(0.05)")]
+    factor_two_off = diff[("SGD(weight_decay=0.1)", "SGD + L2(0.1)")]
+    adamw_alias = diff[("Adam(weight_decay=0.1)", "AdamW(weight_decay=0.1)")]
+    adam_l2 = diff[("Adam(weight_decay=0.1)", "Adam + L2(0.05)")]
+    assert same < 1e-5  # float32 round-off only
+    assert factor_two_off > 1e-2 and factor_two_off > 1000 * same
+    assert adamw_alias == 0.0  # Keras 3: Adam(weight_decay=...) is AdamW
+    assert adam_l2 > 0.1 and adam_l2 > 10_000 * same
+
+
+def test_weights_actually_move():
+    runs = p.weight_decay_runs(weight_decay=0.1, learning_rate=0.01, seed=0)
+    for trajectory in runs.values():
+        assert trajectory.shape[0] == 11  # initial + 10 epochs
+        assert np.abs(trajectory[-1] - trajectory[0]).max() > 0.1
+
+
+def test_figures_build():
+    import matplotlib.pyplot as plt
+
+    for fig in (p.plot_geometry(), p.plot_noise_weights()):
+        assert len(fig.axes) >= 2
+        plt.close(fig)
