@@ -1,0 +1,122 @@
+"""The docs checks fail loudly: a failing block, a skipped block, a missing include, a broken link."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from mkdocs.config import load_config
+from mkdocs.exceptions import Abort, BuildError
+
+from tests.conftest import ROOT
+
+
+def run_docs_tests(docs: Path) -> subprocess.CompletedProcess:
+    """pytest --markdown-docs on a folder of pages, with the project's docs-test configuration."""
+    env = {**os.environ, "HANDBOOK_DOCS": str(docs), "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider", "--rootdir", str(docs),
+         "-c", os.devnull, "--markdown-docs", "--markdown-docs-syntax=superfences", str(docs)],
+        cwd=docs, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+def page(folder: Path, text: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    path = folder / "page.md"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_blocks_in_admonitions_tabs_and_includes_all_run(tmp_path):
+    page(tmp_path / "docs", '''
+        # Page
+
+        ```python
+        --8<-- "snippets/plotting.py:1:3"
+        ```
+
+        !!! example "In an admonition"
+
+            ```python
+            assert 1 + 1 == 2
+            ```
+
+        === "In a tab"
+
+            ```python exec="on" source="above"
+            print("tab")
+            ```
+        ''')
+    done = run_docs_tests(tmp_path / "docs")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "docs code blocks: 3 passed of 3 Python blocks in 1 pages" in done.stdout
+
+
+def test_a_failing_block_names_the_page_and_line(tmp_path):
+    page(tmp_path / "docs", '''
+        # Page
+
+        Some prose.
+
+        ```python
+        raise ValueError("broken example")
+        ```
+        ''')
+    done = run_docs_tests(tmp_path / "docs")
+    assert done.returncode != 0
+    assert "page.md::[CodeFence#1][line:6]" in done.stdout and "broken example" in done.stdout
+
+
+def test_a_block_that_does_not_run_fails_the_session(tmp_path):
+    page(tmp_path / "docs", '''
+        # Page
+
+        ```python
+        print("runs")
+        ```
+
+        ```{.python notest}
+        print("would be silently skipped")
+        ```
+        ''')
+    done = run_docs_tests(tmp_path / "docs")
+    assert done.returncode != 0
+    assert "docs code blocks: 1 passed of 2 Python blocks" in done.stdout
+    assert "1 docs code block(s) did not run and pass" in done.stdout
+
+
+def build_pages(tmp_path: Path, text: str):
+    """mkdocs build --strict with the project's mkdocs.yml, on a one-page docs folder."""
+    from mkdocs.commands.build import build
+
+    docs = tmp_path / "docs"
+    page(docs, text)
+    config = load_config(str(ROOT / "mkdocs.yml"), docs_dir=str(docs), site_dir=str(tmp_path / "site"),
+                         nav=[{"Page": "page.md"}], extra_javascript=[], extra_css=[])
+    cwd = os.getcwd()
+    os.chdir(ROOT)  # includes are relative to the project, as in a real build
+    try:
+        build(config)
+    finally:
+        os.chdir(cwd)
+
+
+def test_a_missing_include_fails_the_build_with_its_path(tmp_path, caplog):
+    with pytest.raises((Abort, BuildError)) as error:
+        build_pages(tmp_path, '# Page\n\n```python\n--8<-- "snippets/no_such_module.py"\n```\n')
+    assert "snippets/no_such_module.py" in str(error.value) + caplog.text
+
+
+def test_a_broken_internal_link_fails_the_strict_build(tmp_path, caplog):
+    with pytest.raises(Abort):
+        build_pages(tmp_path, "# Page\n\nSee [the missing chapter](chapters/nowhere.md).\n")
+    assert "chapters/nowhere.md" in caplog.text and "page.md" in caplog.text
+
+
+def test_a_missing_generated_file_says_which_command_makes_it(tmp_path, caplog):
+    with pytest.raises(Abort):
+        build_pages(tmp_path, '# Page\n\n--8<-- "docs/generated/not_made_yet.md"\n')
+    assert "not_made_yet.md" in caplog.text and "make report" in caplog.text
