@@ -1,0 +1,303 @@
+"""The site in a real browser: offline, searchable, copyable, accessible.
+
+Every page of the built site is visited in Chromium (fixtures in conftest.py) in the light and
+the dark palette. The tests below check what a reader meets: no console error, no request
+that leaves 127.0.0.1, typeset formulas, drawn images and figures, a copy button on every code
+block, Python blocks that run when copied in page order ("copy = run"), search, the palette
+toggle, the download links, the edit and view-source links, the provenance footer, and no
+serious or critical accessibility violation (axe-core).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK_PAGE = "studies/walkthrough/"
+COPY_RUN_TIMEOUT_S = 600  # per page; a whole chapter's blocks should take well under a minute
+
+# axe-core rules allowed to fail, each with the reason. Keys: (rule id, page path or "*").
+# Only serious and critical violations fail the test; this list must stay short and justified.
+AXE_EXCEPTIONS: dict[tuple[str, str], str] = {}
+
+
+@lru_cache(maxsize=1)
+def mkdocs_config():
+    from mkdocs.config import load_config
+
+    return load_config(str(ROOT / "mkdocs.yml"))
+
+
+def light(visits):
+    return {path: visit for (path, scheme), visit in visits.items() if scheme == "light"}
+
+
+def listing(problems: dict[str, list[str]]) -> str:
+    return "\n".join(f"  {page or '/'}: {item}" for page, items in problems.items() for item in items)
+
+
+# Every page, every visit
+
+
+def test_every_page_loads_without_console_errors(visits):
+    problems = {f"{v.path or '/'} ({v.scheme})": v.errors for v in visits.values() if v.errors}
+    bad_status = [f"{v.path or '/'} ({v.scheme}): HTTP {v.status}" for v in visits.values() if v.status != 200]
+    assert not bad_status, "pages did not load:\n" + "\n".join(bad_status)
+    assert not problems, "console errors or failed requests:\n" + listing(problems)
+
+
+def test_no_request_leaves_localhost(visits):
+    problems = {f"{v.path or '/'} ({v.scheme})": sorted(set(v.outside_requests)) for v in visits.values() if v.outside_requests}
+    assert not problems, "requests to outside 127.0.0.1 (the site must work offline):\n" + listing(problems)
+
+
+def test_every_formula_is_typeset(visits):
+    problems = {
+        v.path: [f"{v.formulas - v.formulas_typeset} of {v.formulas} formulas not typeset by MathJax"]
+        for v in light(visits).values()
+        if v.formulas_typeset != v.formulas
+    }
+    assert not problems, "raw TeX on the page:\n" + listing(problems)
+
+
+def test_every_image_and_figure_is_drawn(visits):
+    problems = {}
+    for v in light(visits).values():
+        items = [f"image not loaded: {src}" for src in v.broken_images]
+        items += [f"inline figure <svg> with zero size: {what}" for what in v.empty_figures]
+        if items:
+            problems[v.path] = items
+    assert not problems, "missing pictures:\n" + listing(problems)
+
+
+def test_every_code_block_has_a_copy_button(visits):
+    problems = {
+        v.path: [f"no copy button on {block}" for block in v.blocks_without_button]
+        for v in light(visits).values()
+        if v.blocks_without_button
+    }
+    assert not problems, "code blocks a reader cannot copy:\n" + listing(problems)
+
+
+def test_both_palettes_render(visits):
+    wrong = [
+        f"{v.path or '/'} ({v.scheme}): data-md-color-scheme={v.color_scheme!r}"
+        for v in visits.values()
+        if v.color_scheme != {"light": "default", "dark": "slate"}[v.scheme]
+    ]
+    assert not wrong, "a page did not follow the reader's colour scheme:\n" + "\n".join(wrong)
+    missing = [f"{v.path or '/'} ({v.scheme})" for v in visits.values() if not (v.screenshot and v.screenshot.exists())]
+    assert not missing, f"no screenshot for: {missing}"
+
+
+def test_no_serious_accessibility_violation(visits, summary):
+    problems, allowed = {}, 0
+    for v in visits.values():
+        for violation in v.violations:
+            if violation["impact"] not in ("serious", "critical"):
+                continue
+            if (violation["id"], v.path) in AXE_EXCEPTIONS or (violation["id"], "*") in AXE_EXCEPTIONS:
+                allowed += 1
+                continue
+            targets = ", ".join(violation["targets"][:4]) + (" ..." if len(violation["targets"]) > 4 else "")
+            problems.setdefault(f"{v.path or '/'} ({v.scheme})", []).append(
+                f"{violation['impact']} {violation['id']}: {violation['help']} [{len(violation['targets'])}: {targets}]"
+            )
+    summary["axe_allowed"] = allowed
+    assert not problems, "axe-core found serious or critical violations:\n" + listing(problems)
+
+
+# Copy = run
+
+
+def test_copied_python_runs(visits, scratch_dir, summary):
+    """Each page's Python blocks, as its copy buttons give them, run in order in a fresh process."""
+    pages = {path: v for path, v in light(visits).items() if v.python_copied or v.copy_failures}
+    copy_failures = {path: v.copy_failures for path, v in pages.items() if v.copy_failures}
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["MPLBACKEND"] = "Agg"
+    failures, blocks_passed, pages_passed = {}, 0, 0
+    for path, v in pages.items():
+        if not v.python_copied:
+            continue
+        folder = scratch_dir / (path.strip("/").replace("/", "-") or "index")
+        folder.mkdir()
+        script = folder / "copied.py"
+        script.write_text("\n\n".join(v.python_copied) + "\n", encoding="utf8")
+        try:
+            result = subprocess.run(
+                [sys.executable, script.name], cwd=folder, env=env, capture_output=True, text=True, timeout=COPY_RUN_TIMEOUT_S
+            )
+        except subprocess.TimeoutExpired:
+            failures[path] = [f"still running after {COPY_RUN_TIMEOUT_S} s"]
+            continue
+        if result.returncode == 0:
+            pages_passed += 1
+            blocks_passed += len(v.python_copied)
+        else:
+            tail = "\n".join(result.stderr.strip().splitlines()[-12:])
+            failures[path] = [f"exit {result.returncode} running its {len(v.python_copied)} copied blocks:\n{tail}"]
+    summary["copy_run"] = {
+        "blocks": sum(len(v.python_copied) for v in pages.values()),
+        "blocks_passed": blocks_passed,
+        "pages": sum(1 for v in pages.values() if v.python_copied),
+        "pages_passed": pages_passed,
+    }
+    assert not copy_failures, "Python blocks that could not be copied:\n" + listing(copy_failures)
+    assert not failures, "copied code that does not run (python, fresh process, outside the repository):\n" + listing(
+        failures
+    )
+
+
+# Interactive checks
+
+
+def test_search_finds_the_dropout_chapter(watched):
+    page = watched.new_page()
+    page.goto(watched.base_url, wait_until="networkidle")
+    page.locator("input.md-search__input").click()
+    page.keyboard.type("dropout", delay=50)
+    # Results (or "No matching documents") appear once the search worker has answered.
+    page.wait_for_function(
+        "() => document.querySelector('.md-search-result__list li') || "
+        "/No matching/.test(document.querySelector('.md-search-result__meta').textContent)",
+        timeout=20000,
+    )
+    found = page.eval_on_selector_all(
+        ".md-search-result__list a", "links => links.map(a => new URL(a.href).pathname)"
+    )
+    titles = page.locator(".md-search-result__list article h1").all_inner_texts()
+    assert "/chapters/dropout/" in found, f"searching 'dropout' does not list the dropout chapter; it lists {titles}"
+
+
+def test_palette_toggle_switches_light_and_dark(watched):
+    page = watched.new_page()
+    page.goto(watched.base_url + "chapters/dropout/", wait_until="networkidle")
+    scheme = lambda: page.evaluate("document.body.getAttribute('data-md-color-scheme')")  # noqa: E731
+    assert scheme() == "default"
+    toggle = page.locator('form[data-md-component="palette"] label:not([hidden])')
+    toggle.click()
+    page.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'slate'", timeout=5000)
+    toggle = page.locator('form[data-md-component="palette"] label:not([hidden])')
+    toggle.click()
+    page.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'default'", timeout=5000)
+    assert scheme() == "default"
+
+
+def test_notebook_page_offers_its_notebook(watched, page_paths):
+    assert NOTEBOOK_PAGE in page_paths, f"the built site has no notebook page {NOTEBOOK_PAGE}"
+    page = watched.new_page()
+    page.goto(watched.base_url + NOTEBOOK_PAGE, wait_until="networkidle")
+    links = page.eval_on_selector_all('a[href$=".ipynb"][download]', "links => links.map(a => a.href)")
+    assert links, "the notebook page has no download link to its .ipynb"
+    for url in set(links):
+        response = page.request.get(url)
+        assert response.ok, f"{url}: HTTP {response.status}"
+        notebook = nbformat.reads(response.text(), as_version=4)
+        nbformat.validate(notebook)
+    repo = mkdocs_config()["repo_url"].rstrip("/").removeprefix("https://github.com/")
+    colab = f"https://colab.research.google.com/github/{repo}/blob/main/docs/studies/walkthrough.ipynb"
+    hrefs = page.eval_on_selector_all("a", "links => links.map(a => a.href)")
+    assert colab in hrefs, f"no 'Open in Colab' link to {colab}"
+
+
+def test_pages_with_python_offer_script_and_notebook(visits, watched):
+    """Like sphinx-gallery: "Download this chapter's code: script | notebook"."""
+    pages = {path: v for path, v in light(visits).items() if v.python_copied}
+    assert any(path.startswith("chapters/") for path in pages), "no chapter shows Python code"
+    page = watched.new_page()
+    problems = {}
+    for path, v in pages.items():
+        items = problems.setdefault(path, [])
+        scripts = [url for url in v.downloads if url.endswith(".py")]
+        notebooks = [url for url in v.downloads if url.endswith(".ipynb")]
+        if not (scripts and notebooks):
+            items.append(f"the download box links {v.downloads}, not a .py and an .ipynb")
+            continue
+        script = page.request.get(scripts[0])
+        if not script.ok:
+            items.append(f"{scripts[0]}: HTTP {script.status}")
+            continue
+        source = script.text()
+        try:
+            compile(source, scripts[0], "exec")
+        except SyntaxError as error:
+            items.append(f"the script does not compile: {error}")
+        position = 0
+        for number, block in enumerate(v.python_copied, 1):
+            found = source.find(block, position)
+            if found < 0:
+                items.append(f"block {number} as copied from the page is not in the script (in order)")
+                break
+            position = found + len(block)
+        response = page.request.get(notebooks[0])
+        if not response.ok:
+            items.append(f"{notebooks[0]}: HTTP {response.status}")
+            continue
+        notebook = nbformat.reads(response.text(), as_version=4)
+        nbformat.validate(notebook)
+        code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        if len(code_cells) != len(v.python_copied):
+            items.append(f"the notebook has {len(code_cells)} code cells, the page {len(v.python_copied)} Python blocks")
+    problems = {path: items for path, items in problems.items() if items}
+    assert not problems, "downloads that do not match the page:\n" + listing(problems)
+
+
+def test_edit_and_view_source_links(visits):
+    config = mkdocs_config()
+    edit_base = config["repo_url"].rstrip("/") + "/" + config["edit_uri"].strip("/") + "/"
+    view_base = edit_base.replace("/edit/", "/raw/")
+    docs = ROOT / config["docs_dir"]
+    problems = {}
+    for path, v in light(visits).items():
+        hrefs = [action["href"] for action in v.actions]
+        edit = [h for h in hrefs if h.startswith(edit_base)]
+        view = [h for h in hrefs if h.startswith(view_base)]
+        items = []
+        if len(edit) != 1 or len(view) != 1:
+            items.append(f"expected one edit and one view-source link, the page has {hrefs}")
+        else:
+            source = edit[0].removeprefix(edit_base)
+            if not (docs / source).is_file():
+                items.append(f"the edit link points at {source}, which is not in {config['docs_dir']}/")
+            if view[0] != view_base + source:
+                items.append(f"view-source link {view[0]} does not match the edit link {edit[0]}")
+        if items:
+            problems[path] = items
+    assert not problems, "edit / view-source links:\n" + listing(problems)
+
+
+def test_footer_shows_build_provenance(visits, summary):
+    built_from = summary.get("built_from")  # None when testing a prebuilt $HANDBOOK_SITE
+    expected = {"tensorflow": metadata.version("tensorflow"), "keras": metadata.version("keras")}
+    problems = {}
+    for path, v in light(visits).items():
+        footer = v.provenance
+        if not footer:
+            problems[path] = ["no build provenance in the footer"]
+            continue
+        items = [
+            f"{name} {footer[name]!r} in the footer, {version!r} installed"
+            for name, version in expected.items()
+            if footer[name] != version
+        ]
+        if built_from and footer["commit"] != built_from:
+            items.append(f"commit {footer['commit']} in the footer, the site was built from {built_from}")
+        elif not built_from:
+            kind = subprocess.run(["git", "cat-file", "-t", footer["commit"]], cwd=ROOT, capture_output=True, text=True)
+            if kind.stdout.strip() != "commit":
+                items.append(f"commit {footer['commit']!r} in the footer is not a commit of this repository")
+        if not footer["date"]:
+            items.append("no build date")
+        if items:
+            problems[path] = items
+    assert not problems, "provenance footer:\n" + listing(problems)
