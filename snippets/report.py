@@ -276,7 +276,7 @@ def literature_table(results: StudyResults, numbers: Numbers) -> str:
                 f"{len(runs)} seeds",
             ]
         )
-    return markdown_table(["Source", "Model", "Test error (%)", ""], rows, align="llrl")
+    return markdown_table(["Source", "Model", "Test error (%)", "Basis"], rows, align="llrl")
 
 
 def technique_summary(results: StudyResults, name: str, baseline: str, numbers: Numbers) -> str:

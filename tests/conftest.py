@@ -43,9 +43,9 @@ def built_site(tmp_path_factory, smoke_results) -> Path:
     project = tmp_path_factory.mktemp("project")
     for name in ("docs", "hooks", "overrides"):
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("generated", "__pycache__"))
-    for name in ("mkdocs.yml", "pyproject.toml"):
-        shutil.copy(ROOT / name, project / name)
-    (project / "snippets").symlink_to(ROOT / "snippets")
+    # Linked, not copied: the provenance hook finds the git checkout through mkdocs.yml.
+    for name in ("mkdocs.yml", "snippets"):
+        (project / name).symlink_to(ROOT / name)
     report = run_cli("report", "--results", str(smoke_results), "--out", str(project / "docs" / "generated"))
     assert report.returncode == 0, report.stderr[-3000:]
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}

@@ -17,7 +17,7 @@ window.MathJax = {
 if (typeof document$ !== "undefined") {
   document$.subscribe(() => {
     if (window.MathJax && MathJax.typesetPromise) {
-      MathJax.startup.output.clearCache();
+      if (MathJax.startup.output.clearCache) MathJax.startup.output.clearCache();  // CHTML only
       MathJax.typesetClear();
       MathJax.texReset();
       MathJax.typesetPromise();
