@@ -186,6 +186,10 @@ def accuracy_table(results: StudyResults, baseline: str, numbers: Numbers) -> st
         "Paired p",
         "Epochs run",
     ]
+    # The epochs column only says something when early stopping ends some runs early.
+    show_epochs = any(r["epochs_run"] != r["config"]["epochs"] for r in results.all_runs)
+    if not show_epochs:
+        header.pop()
     rows = []
     for name, runs in results.runs.items():
         where = f"{results.study}/{name}"
@@ -213,7 +217,7 @@ def accuracy_table(results: StudyResults, baseline: str, numbers: Numbers) -> st
                 numbers.pct(gap["mean"], where + " gap"),
                 delta_text,
                 p_text,
-                numbers.plain(epochs["mean"], where + " epochs", 1),
+                *([numbers.plain(epochs["mean"], where + " epochs", 1)] if show_epochs else []),
             ]
         )
     return markdown_table(header, rows)
