@@ -134,6 +134,11 @@ def paired_difference(runs: list[dict], baseline: list[dict], metric: str) -> di
 class Numbers:
     """Formats numbers for tables and records each one, for the published-numbers check."""
 
+    def p_value(self, p: float, where: str) -> str:
+        text = "< 0.001" if p < 0.001 else f"{p:.3f}"
+        self.records.append({"file": self.file, "where": where, "text": text, "value": p, "scale": 1})
+        return text
+
     def __init__(self):
         self.records: list[dict] = []
         self.file = ""  # the generated file being written, set by write_report
@@ -204,7 +209,7 @@ def accuracy_table(results: StudyResults, baseline: str, numbers: Numbers) -> st
             delta_text = f"{numbers.pct(delta['mean'], where + ' delta', 2)}" if delta else "–"
             if delta and delta["mean"] > 0:
                 delta_text = "+" + delta_text
-            p_text = numbers.plain(delta["p"], where + " p", 3) if delta else "–"
+            p_text = numbers.p_value(delta["p"], where + " p") if delta else "–"
         epochs = summarize([r["epochs_run"] for r in runs])
         rows.append(
             [
@@ -309,7 +314,7 @@ def technique_summary(results: StudyResults, name: str, baseline: str, numbers: 
             sign = "+" if delta["mean"] > 0 else ""
             text += (
                 f"; {sign}{numbers.pct(delta['mean'], where + ' delta')} points of test accuracy against `{baseline}` "
-                f"(paired t-test p = {numbers.plain(delta['p'], where + ' p', 3)})"
+                f"(paired t-test p {'' if delta['p'] < 0.001 else '= '}{numbers.p_value(delta['p'], where + ' p')})"
             )
     return text + ".\n"
 
