@@ -23,11 +23,34 @@ import tensorflow as tf
 NOTEBOOK_LEARNING_RATE = 0.01  # keras.optimizers.SGD() default, which optimizer='SGD' uses
 NOTEBOOK_BATCH_SIZE = 32
 NOTEBOOK_EPOCHS = 15
-STEPS_PER_EXECUTION = 64
-#: Compile each step with XLA on machines without a GPU (see ``compile_like_notebook``).
-XLA_ON_CPU = False
+#: Training steps per call from Python into the compiled graph (Keras' steps_per_execution).
+STEPS_PER_EXECUTION = 256
+#: TensorFlow's thread pools: one thread per op, one op at a time. A batch of 32 makes
+#: every op tiny, and handing such ops between threads cost more than it saved in
+#: benchmarks/train_speed.py; the spare core runs the input pipeline. The results do not
+#: depend on it, only the speed.
+INTRA_OP_THREADS = 1
+INTER_OP_THREADS = 1
 #: Batch size of validation and evaluation passes (inference mode: the results do not depend on it).
 EVALUATION_BATCH_SIZE = 1024
+
+
+def _set_thread_pools() -> bool:
+    """Apply ``INTRA_OP_THREADS``/``INTER_OP_THREADS``; False if TensorFlow already runs here.
+
+    TensorFlow fixes its thread pools when it runs its first op, so this works only
+    when this module is imported before any TensorFlow computation; otherwise the
+    process keeps TensorFlow's defaults (same results, slower).
+    """
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(INTRA_OP_THREADS)
+        tf.config.threading.set_inter_op_parallelism_threads(INTER_OP_THREADS)
+    except RuntimeError:
+        return False
+    return True
+
+
+THREAD_POOLS_SET = _set_thread_pools()
 
 
 def seed_everything(seed: int) -> None:
@@ -78,37 +101,13 @@ def compile_like_notebook(
     steps_per_execution: int = STEPS_PER_EXECUTION,
 ) -> keras.Model:
     """``model.compile(loss='sparse_categorical_crossentropy', optimizer='SGD', metrics=['accuracy'])``."""
-    settings = dict(
+    model.compile(
         optimizer=optimizer or keras.optimizers.SGD(learning_rate=learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
     )
-    if XLA_ON_CPU and not tf.config.list_physical_devices("GPU"):
-        _compile_with_xla(model, settings)
-    else:
-        model.compile(**settings, jit_compile=False)
     return model
-
-
-def _compile_with_xla(model: keras.Model, settings: dict) -> None:
-    """``model.compile(jit_compile=True)`` while op determinism stays on.
-
-    Keras turns XLA off whenever op determinism is enabled, because some XLA kernels
-    are not deterministic on GPUs. On a CPU the fused step is deterministic (the
-    same seed repeats the history exactly, which tests check), so determinism is
-    paused only while Keras decides, and is back on before anything runs. Layers
-    that cannot be compiled by XLA make Keras fall back to the plain graph.
-    """
-    from tensorflow.python.framework import config as tf_config  # no public switch-off exists
-
-    deterministic = tf_config.is_op_determinism_enabled()
-    try:
-        tf_config.disable_op_determinism()
-        model.compile(**settings, jit_compile=True)
-    finally:
-        if deterministic:
-            tf_config.enable_op_determinism()
 
 
 class EpochTimer(keras.callbacks.Callback):

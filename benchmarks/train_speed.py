@@ -1,0 +1,782 @@
+#!/usr/bin/env python
+"""Training speed: the source notebook's code against the project's training path.
+
+Both ways train the notebook's two MLPs (784-300-100-10, plain and with batch
+normalization) on MNIST with the same math: SGD with learning rate 0.01, batch
+size 32, one pass over the training images per epoch in a fresh order, the first
+5,000 training images held out for validation after every epoch.
+
+* notebook: the notebook's code as written (float64 ``X / 255`` arrays,
+  ``model.fit(Xtr, ytr, validation_data=..., batch_size=32)``), unseeded.
+* project: ``snippets.training`` (seeded, deterministic, float32, a tf.data
+  pipeline that reshuffles every epoch, several steps per graph call).
+
+Every training run is a fresh Python process (so that its peak memory is its own
+and no TensorFlow setting leaks from one way to the other); the two ways alternate
+(notebook first in even repeats, project first in odd ones) so that a change in
+the machine's load hits both. Per-epoch wall-clock seconds include the validation
+pass, as in ``model.fit``. The script also times the dense layers' matrix
+products on this CPU and reports how close each way comes to that bound.
+
+Usage::
+
+    python benchmarks/train_speed.py                    # 3 epochs, 2 repeats, both models
+    python benchmarks/train_speed.py --epochs 5 --repeats 3
+    python benchmarks/train_speed.py --train-size 2000 --epochs 2   # a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUTPUT = ROOT / "results" / "benchmark" / "train_speed.json"
+FORMAT = "train-speed/1"
+MODELS = ("plain", "batchnorm")
+WAYS = ("notebook", "project")
+NOTEBOOK_TRAIN_IMAGES = 55_000
+NOTEBOOK_VALIDATION_IMAGES = 5_000
+BATCH_SIZE = 32
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+# ---------------------------------------------------------------- the machine bound (no TensorFlow needed)
+
+
+def dense_shapes() -> list[list[int]]:
+    """[fan_in, fan_out] of every Dense kernel of the notebook's MLP (needs Keras: call it in a worker)."""
+    import keras
+
+    sys.path.insert(0, str(ROOT))
+    from snippets.models import notebook_model
+
+    model = notebook_model()
+    return [list(layer.kernel.shape) for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+
+
+FLOP_FORMULA = (
+    "per training example, the sum over the Dense layers of 2·in·out (forward) + 2·in·out (weight gradient) "
+    "+ 2·in·out (input gradient, every layer but the first); per validation example, 2·in·out per layer "
+    "(forward only). Biases, activations, batch norm, the loss and the SGD update grow with the number of "
+    "units, not with in·out, and are not counted."
+)
+
+
+def epoch_flops(train_examples: int, validation_examples: int, shapes: list[list[int]]) -> dict:
+    """Floating-point operations of one epoch's matrix products (see FLOP_FORMULA)."""
+    forward = sum(2 * i * o for i, o in shapes)
+    weight_gradients = forward
+    input_gradients = sum(2 * i * o for i, o in shapes[1:])
+    per_train = forward + weight_gradients + input_gradients
+    return {
+        "per_training_example": per_train,
+        "per_validation_example": forward,
+        "training": per_train * train_examples,
+        "validation": forward * validation_examples,
+        "total": per_train * train_examples + forward * validation_examples,
+    }
+
+
+# ---------------------------------------------------------------- workers (each runs in its own process)
+
+
+def _rss_kib() -> int:
+    """Current resident set size of this process, KiB (Linux /proc; 0 elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _peak_rss_kib() -> int:
+    """High-water mark of this process's resident set size, KiB (getrusage ru_maxrss)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak  # macOS reports bytes
+
+
+def _epoch_clock():
+    import keras
+
+    class EpochClock(keras.callbacks.Callback):
+        """Wall-clock and process CPU seconds of every epoch (training + validation)."""
+
+        def __init__(self):
+            super().__init__()
+            self.wall, self.cpu = [], []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.wall.append(time.perf_counter() - self._wall)
+            self.cpu.append(time.process_time() - self._cpu)
+
+    return EpochClock()
+
+
+def _load_split(train_size: int, validation_size: int):
+    """The notebook's split of MNIST's training set, as uint8: (Xtr, ytr), (Xval, yval)."""
+    sys.path.insert(0, str(ROOT))
+    from snippets.data import load_mnist
+
+    (x, y), _ = load_mnist()
+    x_val, y_val = x[:NOTEBOOK_VALIDATION_IMAGES][:validation_size], y[:NOTEBOOK_VALIDATION_IMAGES][:validation_size]
+    x_train, y_train = x[NOTEBOOK_VALIDATION_IMAGES:][:train_size], y[NOTEBOOK_VALIDATION_IMAGES:][:train_size]
+    return (x_train, y_train), (x_val, y_val)
+
+
+def train_notebook_way(model_name: str, epochs: int, train_size: int, validation_size: int) -> dict:
+    """The notebook's cells 3-21, as written (MNIST read from the verified local copy)."""
+    import warnings
+
+    from keras.layers import BatchNormalization as bn
+    from keras.layers import Dense as dense
+    from keras.layers import Flatten as flat
+    from keras.models import Sequential as seq
+
+    (Xtr, ytr), (Xval, yval) = _load_split(train_size, validation_size)
+    Xtr = Xtr / 255  # float64, as in the notebook
+    Xval = Xval / 255
+    rss_before = _rss_kib()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras 3 deprecates Flatten(input_shape=...) but honours it
+        if model_name == "plain":
+            model = seq()
+            model.add(flat(input_shape=[28, 28]))
+            model.add(dense(300, activation="relu"))
+            model.add(dense(100, activation="relu"))
+            model.add(dense(10, activation="softmax"))
+        else:
+            model = seq()
+            model.add(flat(input_shape=[28, 28]))
+            model.add(bn())
+            model.add(dense(300, activation="relu"))
+            model.add(bn())
+            model.add(dense(100, activation="relu"))
+            model.add(bn())
+            model.add(dense(10, activation="softmax"))
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="SGD", metrics=["accuracy"])
+    clock = _epoch_clock()
+    hist = model.fit(Xtr, ytr, validation_data=(Xval, yval), batch_size=32, epochs=epochs, callbacks=[clock], verbose=0)
+    import tensorflow as tf
+
+    return {
+        "epoch_seconds": clock.wall,
+        "epoch_cpu_seconds": clock.cpu,
+        "op_threads": [tf.config.threading.get_intra_op_parallelism_threads(),
+                       tf.config.threading.get_inter_op_parallelism_threads()],
+        "history": {k: [float(v) for v in hist.history[k]] for k in HISTORY_KEYS},
+        "rss_before_training_kib": rss_before,
+        "peak_rss_kib": _peak_rss_kib(),
+        "input_dtype": str(Xtr.dtype),
+        "steps_per_execution": int(model.steps_per_execution),
+        "jit_compile": bool(model.jit_compile),
+    }
+
+
+#: Variants of the project path, each differing from snippets/training.py in one setting:
+#: "threads" ([intra, inter] op threads; 0 = TensorFlow's default), "constants" (module
+#: constants of snippets.training), "env" (the worker's environment), "determinism": False
+#: (op determinism left off), "xla": True (Keras' jit_compile=True).
+VARIANTS = {
+    "default-threads": {"threads": [0, 0], "label": "TensorFlow's default thread pools"},
+    "threads-2-1": {"threads": [2, 1], "label": "two threads per op, one op at a time"},
+    "threads-1-2": {"threads": [1, 2], "label": "one thread per op, two ops at a time"},
+    "spe1": {"constants": {"STEPS_PER_EXECUTION": 1}, "label": "steps_per_execution = 1"},
+    "spe64": {"constants": {"STEPS_PER_EXECUTION": 64}, "label": "steps_per_execution = 64"},
+    "spe1024": {"constants": {"STEPS_PER_EXECUTION": 1024}, "label": "steps_per_execution = 1024"},
+    "eval-10000": {"constants": {"EVALUATION_BATCH_SIZE": 10_000}, "label": "evaluation batch 10,000"},
+    "xla": {"xla": True, "label": "XLA (jit_compile=True)"},
+    "no-determinism": {"determinism": False, "label": "op determinism off"},
+    "onednn-off": {"env": {"TF_ENABLE_ONEDNN_OPTS": "0"}, "label": "oneDNN off (TF_ENABLE_ONEDNN_OPTS=0)"},
+}
+DEFAULT_VARIANTS = ("default-threads", "threads-2-1", "spe1", "spe64", "xla", "no-determinism", "onednn-off")
+
+
+def train_project_way(model_name: str, epochs: int, train_size: int, validation_size: int, seed: int,
+                      variant: dict | None = None) -> dict:
+    """snippets.training as the studies use it: seed, build, compile, train (optionally one setting changed)."""
+    variant = variant or {}
+    sys.path.insert(0, str(ROOT))
+    import tensorflow as tf
+
+    from snippets import training  # sets its thread pools: no TensorFlow op has run in this process yet
+    from snippets.models import notebook_model
+
+    if "threads" in variant:  # still possible: TensorFlow starts its pools at the first op
+        tf.config.threading.set_intra_op_parallelism_threads(variant["threads"][0])
+        tf.config.threading.set_inter_op_parallelism_threads(variant["threads"][1])
+    for name, value in variant.get("constants", {}).items():
+        if not hasattr(training, name):
+            raise AttributeError(f"snippets.training has no constant {name}")
+        setattr(training, name, value)
+
+    train_data, validation_data = _load_split(train_size, validation_size)
+    rss_before = _rss_kib()
+    start_wall, start_cpu = time.perf_counter(), time.process_time()
+    training.seed_everything(seed)
+    model = notebook_model(batch_norm=model_name == "batchnorm")
+    training.compile_like_notebook(model, steps_per_execution=training.STEPS_PER_EXECUTION)
+    if variant.get("determinism") is False or variant.get("xla"):
+        from tensorflow.python.framework import config as tf_config  # op determinism has no public off switch
+
+        tf_config.disable_op_determinism()
+        if variant.get("xla"):  # Keras refuses jit_compile while op determinism is on
+            model.jit_compile = True  # read when fit builds the step functions
+            if variant.get("determinism", True):
+                tf_config.enable_op_determinism()
+    clock = _epoch_clock()
+    history = training.train(model, train_data, validation_data, seed=seed, epochs=epochs, callbacks=[clock])
+    return {
+        "epoch_seconds": clock.wall,
+        "epoch_cpu_seconds": clock.cpu,
+        "total_seconds": time.perf_counter() - start_wall,
+        "history": {k: history[k] for k in HISTORY_KEYS},
+        "rss_before_training_kib": rss_before,
+        "peak_rss_kib": _peak_rss_kib(),
+        "input_dtype": "float32",
+        "steps_per_execution": int(model.steps_per_execution),
+        "jit_compile": bool(model.jit_compile),
+        "op_threads": [tf.config.threading.get_intra_op_parallelism_threads(),
+                       tf.config.threading.get_inter_op_parallelism_threads()],
+    }
+
+
+def _best_seconds(function, repeats: int = 5) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _matmul_seconds(m: int, k: int, n: int, target_seconds: float = 0.05) -> float:
+    """Seconds per float32 (m x k) @ (k x n) product in a graph loop (best of 5), loop cost included.
+
+    Each product feeds one element into a running scalar, so none can be pruned and no
+    large addition is timed along with it.
+    """
+    import tensorflow as tf
+
+    a = tf.random.stateless_normal((m, k), seed=(1, 2))
+    b = tf.random.stateless_normal((k, n), seed=(3, 4))
+
+    @tf.function
+    def loop(count):
+        total = tf.constant(0.0)
+        for _ in tf.range(count):
+            total += tf.matmul(a, b)[0, 0]
+        return total
+
+    loop(tf.constant(2)).numpy()
+    count = max(2, int(target_seconds / max(_best_seconds(lambda: loop(tf.constant(4)).numpy(), 2) / 4, 1e-7)))
+    return _best_seconds(lambda: loop(tf.constant(count)).numpy()) / count
+
+
+def measure_gemm(train_size: int, validation_size: int, evaluation_batch: int, shapes: list[list[int]],
+                 target_seconds: float = 0.05) -> dict:
+    """sgemm throughput on this CPU: a large product, and the exact products of one epoch.
+
+    The loop around each product costs the same as around a 1x1x1 product, which is
+    timed too and subtracted: what remains is the product's arithmetic. The 1x1x1 time
+    itself is a measure of TensorFlow's fixed cost per operation.
+    """
+    large = 2048
+    overhead = _matmul_seconds(1, 1, 1, target_seconds)
+
+    def net(m, k, n):
+        return max(_matmul_seconds(m, k, n, target_seconds) - overhead, 1e-9)
+
+    large_seconds = net(large, large, large)
+    step = []  # the products of one batch-32 training step
+    for index, (i, o) in enumerate(shapes):
+        step.append(("forward", BATCH_SIZE, i, o))
+        step.append(("weight gradient", i, BATCH_SIZE, o))
+        if index > 0:
+            step.append(("input gradient", BATCH_SIZE, o, i))
+    products = [{"role": r, "shape": [m, k, n], "seconds": net(m, k, n)} for r, m, k, n in step]
+    step_seconds = sum(p["seconds"] for p in products)
+    step_flops = sum(2 * m * k * n for _, m, k, n in step)
+    val_batch = max(1, min(evaluation_batch, validation_size))
+    val_seconds = sum(net(val_batch, i, o) for i, o in shapes)
+    steps = -(-train_size // BATCH_SIZE)
+    full_batches, rest = divmod(validation_size, val_batch)
+    epoch_gemm_seconds = steps * step_seconds + (full_batches + rest / val_batch) * val_seconds
+    return {
+        "loop_overhead_seconds": overhead,
+        "large_matmul": {"shape": [large, large, large], "gflops": 2 * large**3 / large_seconds / 1e9},
+        "batch32_step": {"products": products, "seconds": step_seconds, "gflops": step_flops / step_seconds / 1e9},
+        "validation_batch": {"batch": val_batch, "seconds": val_seconds},
+        "epoch_gemm_seconds": epoch_gemm_seconds,
+    }
+
+
+def measure_breakdown(model_name: str, train_size: int, validation_size: int, seed: int) -> dict:
+    """Where one epoch of the project path goes: input pipeline, training steps, validation."""
+    import tensorflow as tf
+
+    sys.path.insert(0, str(ROOT))
+    from snippets import training
+    from snippets.models import notebook_model
+
+    (x_u8, y), (xv_u8, yv) = _load_split(train_size, validation_size)
+    x, xv = training.as_float_images(x_u8), training.as_float_images(xv_u8)
+    training.seed_everything(seed)
+    batches = training.training_batches(x, y, BATCH_SIZE, seed)
+    steps = -(-len(x) // BATCH_SIZE)
+
+    @tf.function
+    def drain(dataset):
+        count = tf.constant(0, tf.int64)
+        for features, labels in dataset:
+            count += tf.shape(features, out_type=tf.int64)[0]
+        return count
+
+    drain(batches)
+    pipeline = _best_seconds(lambda: drain(batches).numpy(), 3)
+
+    model = training.compile_like_notebook(notebook_model(batch_norm=model_name == "batchnorm"))
+    one_batch = tf.data.Dataset.from_tensors((x[:BATCH_SIZE], y[:BATCH_SIZE])).repeat(steps)
+    model.fit(one_batch, epochs=1, verbose=0)  # builds and compiles the step
+    steps_only = _best_seconds(lambda: model.fit(one_batch, epochs=1, verbose=0), 3)
+    epoch_no_validation = _best_seconds(lambda: model.fit(batches, epochs=1, verbose=0), 3)
+    evaluation_batch = getattr(training, "EVALUATION_BATCH_SIZE", 1024)
+    model.evaluate(xv, yv, batch_size=evaluation_batch, verbose=0)
+    validation = _best_seconds(lambda: model.evaluate(xv, yv, batch_size=evaluation_batch, verbose=0), 3)
+    return {
+        "input_pipeline_seconds": pipeline,
+        "training_steps_seconds": steps_only,
+        "training_epoch_seconds": epoch_no_validation,
+        "validation_seconds": validation,
+        "evaluation_batch_size": evaluation_batch,
+    }
+
+
+def project_settings() -> dict:
+    """Library versions, snippets.training's constants and the dense layers' shapes."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    sys.path.insert(0, str(ROOT))
+    from snippets import training
+
+    constants = {name: getattr(training, name) for name in dir(training)
+                 if name.isupper() and isinstance(getattr(training, name), (int, float, bool, str))}
+    return {
+        "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
+                     "keras": keras.__version__, "numpy": np.__version__},
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on in x86 Linux builds)"),
+        "training_constants": constants,
+        "dense_shapes": dense_shapes(),
+    }
+
+
+def worker(spec: dict) -> dict:
+    kind = spec["kind"]
+    if kind == "notebook":
+        return train_notebook_way(spec["model"], spec["epochs"], spec["train_size"], spec["validation_size"])
+    if kind in ("project", "variant"):
+        variant = VARIANTS[spec["variant"]] if kind == "variant" else None
+        return train_project_way(spec["model"], spec["epochs"], spec["train_size"], spec["validation_size"],
+                                 spec["seed"], variant)
+    if kind == "gemm":
+        import tensorflow as tf
+
+        if spec.get("threads"):
+            tf.config.threading.set_intra_op_parallelism_threads(spec["threads"])
+            tf.config.threading.set_inter_op_parallelism_threads(spec["threads"])
+        return measure_gemm(spec["train_size"], spec["validation_size"], spec["evaluation_batch"], spec["shapes"],
+                            spec["target_seconds"])
+    if kind == "breakdown":
+        return measure_breakdown(spec["model"], spec["train_size"], spec["validation_size"], spec["seed"])
+    if kind == "settings":
+        return project_settings()
+    raise ValueError(f"unknown worker kind {kind!r}")
+
+
+def run_worker(spec: dict, say=print) -> dict:
+    """Run one worker in a fresh Python process and return its JSON answer."""
+    with tempfile.TemporaryDirectory() as scratch:
+        answer = Path(scratch) / "answer.json"
+        variant = VARIANTS.get(spec.get("variant"), {}) if spec["kind"] == "variant" else {}
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+                   PYTHONWARNINGS="ignore", **variant.get("env", {}))
+        command = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec), "--answer", str(answer)]
+        start = time.perf_counter()
+        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+        if result.returncode != 0 or not answer.exists():
+            raise RuntimeError(f"worker {spec} failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
+        payload = json.loads(answer.read_text())
+        payload["process_seconds"] = time.perf_counter() - start
+        label = spec.get("variant") or spec["kind"]
+        epochs = payload.get("epoch_seconds")
+        detail = f" epochs {' '.join(f'{e:.2f}' for e in epochs)} s" if epochs else ""
+        say(f"  {label:16s} {spec.get('model', ''):9s} process {payload['process_seconds']:5.1f} s{detail}  "
+            f"(load {_load()[0] if _load() else '?'})")
+        return payload
+
+
+# ---------------------------------------------------------------- summary
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _timing(runs: list[dict]) -> dict:
+    """Medians over repeats: epochs after the first, the first epoch, CPU time, memory."""
+    return {
+        "runs": len(runs),
+        "epoch_seconds_median": _median([s for r in runs for s in r["epoch_seconds"][1:]]),
+        # other work on the machine only ever adds time: the fastest epoch is the least disturbed one
+        "epoch_seconds_min": min([s for r in runs for s in r["epoch_seconds"][1:]], default=None),
+        "first_epoch_seconds_median": _median([r["epoch_seconds"][0] for r in runs]),
+        "epoch_cpu_seconds_median": _median([s for r in runs for s in r["epoch_cpu_seconds"][1:]]),
+        "epoch_seconds_all": [r["epoch_seconds"] for r in runs],
+        "peak_rss_mib": max(r["peak_rss_kib"] for r in runs) / 1024,
+        "rss_before_training_mib": max(r["rss_before_training_kib"] for r in runs) / 1024,
+        "op_threads": runs[0].get("op_threads"),
+        "steps_per_execution": runs[0]["steps_per_execution"],
+        "jit_compile": runs[0]["jit_compile"],
+    }
+
+
+def _ratio(a, b):
+    return a / b if a and b else None
+
+
+def summarize(runs: list[dict], bound: dict) -> dict:
+    """Per model: both ways' medians, the ratio notebook/project, bound fractions, result checks, variants."""
+    summary = {}
+    for model in [m for m in MODELS if any(r["model"] == m for r in runs)]:
+        entry = {}
+        for way in WAYS:
+            mine = [r for r in runs if r["model"] == model and r["way"] == way]
+            if not mine:
+                continue
+            timing = _timing(mine)
+            epoch = timing["epoch_seconds_median"]
+            entry[way] = {
+                **timing,
+                "final_val_accuracy": [r["history"]["val_accuracy"][-1] for r in mine],
+                "val_accuracy_by_epoch": [r["history"]["val_accuracy"] for r in mine],
+                "bound_fraction": _ratio(bound["epoch_seconds"], epoch),
+                "peak_bound_fraction": _ratio(bound["peak_seconds"], epoch),
+                "input_dtype": mine[0]["input_dtype"],
+            }
+        if "notebook" in entry and "project" in entry:
+            nb, pr = entry["notebook"], entry["project"]
+            entry["speedup"] = _ratio(nb["epoch_seconds_median"], pr["epoch_seconds_median"])
+            entry["fastest_epoch_speedup"] = _ratio(nb["epoch_seconds_min"], pr["epoch_seconds_min"])
+            entry["first_epoch_speedup"] = _ratio(nb["first_epoch_seconds_median"], pr["first_epoch_seconds_median"])
+            entry["cpu_speedup"] = _ratio(nb["epoch_cpu_seconds_median"], pr["epoch_cpu_seconds_median"])
+        project_runs = [r for r in runs if r["model"] == model and r["way"] == "project"]
+        reference = project_runs[0]["history"] if project_runs else None
+        entry["project_deterministic"] = (all(r["history"] == reference for r in project_runs[1:])
+                                          if len(project_runs) >= 2 else None)
+        variants = {}
+        for name in VARIANTS:
+            mine = [r for r in runs if r["model"] == model and r["way"] == "variant" and r["variant"] == name]
+            if not mine:
+                continue
+            timing = _timing(mine)
+            variants[name] = {
+                **timing,
+                "label": VARIANTS[name]["label"],
+                "relative_to_project": _ratio(timing["epoch_seconds_median"],
+                                              entry.get("project", {}).get("epoch_seconds_median")),
+                "first_epoch_relative_to_project": _ratio(timing["first_epoch_seconds_median"],
+                                                          entry.get("project", {}).get("first_epoch_seconds_median")),
+                "same_history_as_project": (all(r["history"] == reference for r in mine)
+                                            if reference is not None else None),
+                "deterministic": all(r["history"] == mine[0]["history"] for r in mine[1:]) if len(mine) > 1 else None,
+            }
+        if variants:
+            entry["variants"] = variants
+        summary[model] = entry
+    return summary
+
+
+# ---------------------------------------------------------------- provenance
+
+
+def machine_info() -> dict:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu": model,
+        "logical_cores": os.cpu_count(),
+        "usable_cores": usable,
+        "memory_gib": memory,
+        "system": f"{platform.system()} {platform.release()}",
+        "machine": platform.machine(),
+    }
+
+
+def git_commit() -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "snippets", "benchmarks"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return (commit + ("+modified" if dirty else "")) or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def write_json_atomically(path: Path, payload: dict) -> None:
+    """Temporary file in the same folder, fsync, then os.replace: never half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(payload, stream, indent=1)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------- main
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/train_speed.py",
+        description="Time the notebook's training code against the project's training path (snippets.training) "
+        "on the notebook's two MLPs, alternating the two ways; time variants of the project path that change one "
+        "setting each; and compare everything with the time the dense layers' matrix products take on this CPU.",
+        epilog="Each training run is a separate Python process. Per-epoch figures are medians over every epoch "
+        "after the first (the first includes tracing and compilation and is reported on its own). Variants: "
+        + "; ".join(f"{name}: {v['label']}" for name, v in VARIANTS.items()) + ".",
+    )
+    parser.add_argument("--epochs", type=_positive, default=3, help="epochs per training run (default %(default)s)")
+    parser.add_argument("--repeats", type=_positive, default=2,
+                        help="training runs per model and way (default %(default)s; 2 or more also checks that "
+                        "the project path repeats its history exactly)")
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS),
+                        help="which of the notebook's models to train (default: both)")
+    parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(DEFAULT_VARIANTS),
+                        metavar="VARIANT", help="variants of the project path to time as well (default: "
+                        f"{' '.join(DEFAULT_VARIANTS)}; none: --variants with no names)")
+    parser.add_argument("--train-size", type=_positive, default=NOTEBOOK_TRAIN_IMAGES,
+                        help="training images, the first N of the notebook's 55,000 (default %(default)s)")
+    parser.add_argument("--validation-size", type=_positive, default=NOTEBOOK_VALIDATION_IMAGES,
+                        help="validation images, the first N of the notebook's 5,000 (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the project path (default %(default)s)")
+    parser.add_argument("--gemm-seconds", type=float, default=0.05,
+                        help="seconds of each timed matrix-product loop (best of 5; default %(default)s)")
+    parser.add_argument("--no-breakdown", action="store_true",
+                        help="skip timing the project path's pieces (input pipeline, steps, validation)")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
+                        help="JSON file for every figure (default: results/benchmark/train_speed.json)")
+    parser.add_argument("--quiet", action="store_true", help="print only the final report")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--answer", type=Path, help=argparse.SUPPRESS)
+    return parser
+
+
+def _fmt(value, digits=2, suffix=""):
+    return "n/a" if value is None else f"{value:.{digits}f}{suffix}"
+
+
+def format_report(result: dict) -> str:
+    cfg, bound = result["config"], result["bound"]
+    lines = [
+        f"Machine: {result['machine']['cpu']}, {result['machine']['usable_cores']} usable cores; "
+        f"load average {result['load_average']['start']} at start, {result['load_average']['end']} at end",
+        f"Run: {cfg['epochs']} epochs x {cfg['repeats']} repeats, {cfg['train_size']} training and "
+        f"{cfg['validation_size']} validation images, batch {cfg['batch_size']}, commit {result['git_commit']}",
+        "",
+        f"{'model':10s} {'way':9s} {'s/epoch':>8s} {'fastest':>7s} {'1st ep':>7s} {'cpu s/ep':>8s} {'peak RSS':>9s} "
+        f"{'bound %':>8s}  final val acc",
+    ]
+    for model, entry in result["summary"].items():
+        for way in WAYS:
+            if way not in entry:
+                continue
+            e = entry[way]
+            accuracy = " ".join(f"{a:.4f}" for a in e["final_val_accuracy"])
+            fraction = None if e["bound_fraction"] is None else 100 * e["bound_fraction"]
+            lines.append(
+                f"{model:10s} {way:9s} {_fmt(e['epoch_seconds_median'], 3):>8s} {_fmt(e['epoch_seconds_min'], 3):>7s} "
+                f"{_fmt(e['first_epoch_seconds_median'], 2):>7s} {_fmt(e['epoch_cpu_seconds_median'], 3):>8s} "
+                f"{_fmt(e['peak_rss_mib'], 0, ' MiB'):>9s} {_fmt(fraction, 1):>8s}  {accuracy}"
+            )
+        if "speedup" in entry:
+            lines.append(f"{'':10s} ratio notebook/project: {_fmt(entry['speedup'], 2, 'x')} per epoch (median), "
+                         f"{_fmt(entry['fastest_epoch_speedup'], 2, 'x')} fastest epoch, "
+                         f"{_fmt(entry['first_epoch_speedup'], 2, 'x')} first epoch, "
+                         f"{_fmt(entry['cpu_speedup'], 2, 'x')} CPU time")
+        det = entry["project_deterministic"]
+        lines.append(f"{'':10s} project path, same seed twice -> identical history: "
+                     f"{'not checked (needs --repeats >= 2)' if det is None else ('yes' if det else 'NO')}")
+        for name, v in entry.get("variants", {}).items():
+            lines.append(
+                f"{'':10s} variant {v['label']:38s} {_fmt(v['epoch_seconds_median'], 3):>6s} s/epoch "
+                f"({_fmt(v['relative_to_project'], 2, 'x')} project), first {_fmt(v['first_epoch_seconds_median'], 2)} s, "
+                f"cpu {_fmt(v['epoch_cpu_seconds_median'], 3)}, same history as project: {v['same_history_as_project']}"
+            )
+    lines += [
+        "",
+        f"Bound: {bound['flops']['total'] / 1e9:.1f} GFLOP per epoch ({bound['flops']['per_training_example'] / 1e6:.3f} "
+        f"MFLOP per training example; {bound['flop_formula']})",
+    ]
+    for name, g in bound["gemm"].items():
+        lines.append(f"  sgemm, {name}: {g['large_matmul']['gflops']:.0f} GFLOP/s at 2048^3, "
+                     f"{g['batch32_step']['gflops']:.0f} GFLOP/s at the batch-32 step's shapes -> "
+                     f"{g['epoch_gemm_seconds']:.3f} s per epoch; TensorFlow's cost per op (1x1x1 product in "
+                     f"the loop) {1e6 * g['loop_overhead_seconds']:.1f} us")
+    lines.append(f"  bound used: {bound['epoch_seconds']:.3f} s per epoch (the faster of the above)")
+    for model, parts in result.get("breakdown", {}).items():
+        lines.append(
+            f"Project path, {model}: input pipeline alone {parts['input_pipeline_seconds']:.3f} s, "
+            f"training steps on one fixed batch {parts['training_steps_seconds']:.3f} s, training epoch without "
+            f"validation {parts['training_epoch_seconds']:.3f} s, validation {parts['validation_seconds']:.3f} s"
+        )
+    lines.append("Peak RSS: whole-process high-water mark (resource.getrusage ru_maxrss) of each run's own process.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.worker:
+        payload = worker(json.loads(args.worker))
+        args.answer.write_text(json.dumps(payload))
+        return 0
+
+    train_size = min(args.train_size, NOTEBOOK_TRAIN_IMAGES)
+    validation_size = min(args.validation_size, NOTEBOOK_VALIDATION_IMAGES)
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    started = _dt.datetime.now(_dt.timezone.utc)
+    load_start = _load()
+    say(f"train_speed: {args.epochs} epochs x {args.repeats} repeats, models {' '.join(args.models)}, "
+        f"{train_size} training images, variants: {' '.join(args.variants) or 'none'}")
+    settings = run_worker({"kind": "settings"}, say)
+    evaluation_batch = int(settings["training_constants"].get("EVALUATION_BATCH_SIZE", 1024))
+    shapes = settings["dense_shapes"]
+    common = {"train_size": train_size, "validation_size": validation_size}
+    timing = {"evaluation_batch": evaluation_batch, "shapes": shapes, "target_seconds": args.gemm_seconds}
+
+    def measure_both(when):
+        say(f"sgemm throughput {when} (TensorFlow's default threads, then one thread per op)")
+        return {"default threads": run_worker({"kind": "gemm", "threads": 0, **timing, **common}, say),
+                "one thread": run_worker({"kind": "gemm", "threads": 1, **timing, **common}, say)}
+
+    gemm_runs = [measure_both("before the training runs")]
+    say("training runs (alternating)")
+    runs = []
+    for repeat in range(args.repeats):
+        for model in args.models:
+            jobs = [("notebook", None), ("project", None)] + [("variant", v) for v in args.variants]
+            for way, variant in (jobs if repeat % 2 == 0 else jobs[::-1]):
+                spec = {"kind": way, "model": model, "epochs": args.epochs, "seed": args.seed, **common}
+                if variant:
+                    spec["variant"] = variant
+                run = run_worker(spec, say)
+                runs.append({"way": way, "variant": variant, "model": model, "repeat": repeat, **run})
+    breakdown = {}
+    if not args.no_breakdown:
+        say("the project path's pieces, each alone")
+        for model in args.models:
+            breakdown[model] = run_worker({"kind": "breakdown", "model": model, "seed": args.seed, **common}, say)
+    gemm_runs.append(measure_both("after the training runs"))
+    # Other work on the machine can only slow a measurement down: keep the faster of the two.
+    gemm = {setting: min((run[setting] for run in gemm_runs), key=lambda g: g["epoch_gemm_seconds"])
+            for setting in gemm_runs[0]}
+    flops = epoch_flops(train_size, validation_size, shapes)
+    bound = {
+        "flop_formula": FLOP_FORMULA,
+        "dense_shapes": shapes,
+        "flops": flops,
+        "gemm": gemm,
+        "gemm_measurements": gemm_runs,
+        "epoch_seconds": min(g["epoch_gemm_seconds"] for g in gemm.values()),
+        "peak_seconds": flops["total"] / (max(g["large_matmul"]["gflops"] for g in gemm.values()) * 1e9),
+    }
+    result = {
+        "format": FORMAT,
+        "date": started.isoformat(timespec="seconds"),
+        "duration_seconds": (_dt.datetime.now(_dt.timezone.utc) - started).total_seconds(),
+        "git_commit": git_commit(),
+        "command": " ".join(["python benchmarks/train_speed.py", *(argv if argv is not None else sys.argv[1:])]).strip(),
+        "machine": machine_info(),
+        "load_average": {"start": load_start, "end": _load()},
+        "versions": settings["versions"],
+        "onednn": settings["onednn"],
+        "project_training_constants": settings["training_constants"],
+        "config": {
+            "epochs": args.epochs, "repeats": args.repeats, "models": args.models, "variants": args.variants,
+            "train_size": train_size, "validation_size": validation_size, "batch_size": BATCH_SIZE,
+            "learning_rate": 0.01, "seed": args.seed, "steps_per_epoch": -(-train_size // BATCH_SIZE),
+            "progress_display": "off (verbose=0) in both ways", "notebook_seeded": False,
+        },
+        "memory_measure": "peak resident set size of each run's own process (resource.getrusage ru_maxrss: "
+        "Python, TensorFlow and the data included)",
+        "bound": bound,
+        "runs": runs,
+        "breakdown": breakdown,
+    }
+    result["summary"] = summarize(runs, bound)
+    write_json_atomically(args.output, result)
+    print(format_report(result))
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,222 @@
+"""The performance page's tables, from the benchmark's JSON (benchmarks/train_speed.py).
+
+Every figure on the page comes from that file: the notebook's training code against
+the project's training path, per-epoch seconds, memory, how close each comes to the
+time the dense layers' matrix products alone take on the same CPU, and where the
+project path's epoch goes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+FORMAT = "train-speed/1"
+MODEL_NAMES = {"plain": "plain MLP", "batchnorm": "with batch norm"}
+WAY_NAMES = {"notebook": "notebook code", "project": "project path"}
+NOTEBOOK_WORKLOAD = {"train_size": 55_000, "validation_size": 5_000}
+
+
+class BenchmarkFileError(ValueError):
+    """The benchmark file is missing, unreadable or not a train-speed result."""
+
+
+def load_benchmark(json_path: Path | str) -> dict:
+    path = Path(json_path)
+    try:
+        data = json.loads(path.read_text(encoding="utf8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BenchmarkFileError(f"{path}: cannot read the benchmark ({type(error).__name__}: {error})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise BenchmarkFileError(f"{path}: not a {FORMAT} file; rerun `python benchmarks/train_speed.py`")
+    for key in ("summary", "bound", "config", "machine", "versions"):
+        if key not in data:
+            raise BenchmarkFileError(f"{path}: no {key!r} section; rerun `python benchmarks/train_speed.py`")
+    return data
+
+
+def _num(value, digits: int = 2, suffix: str = "") -> str:
+    return "–" if value is None else f"{value:,.{digits}f}{suffix}"
+
+
+def _percent(fraction) -> str:
+    return "–" if fraction is None else f"{100 * fraction:.0f}%"
+
+
+def _accuracies(values: list[float]) -> str:
+    return ", ".join(f"{100 * v:.2f}%" for v in values)
+
+
+def speed_table(data: dict) -> str:
+    """One row per model and way: seconds per epoch, first epoch, CPU time, memory, bound, accuracy."""
+    rows = [
+        "| model | way | s / epoch | fastest epoch (s) | first epoch (s) | CPU s / epoch | peak memory "
+        "| of the GEMM bound | final validation accuracy |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for model, entry in data["summary"].items():
+        for way in ("notebook", "project"):
+            if way not in entry:
+                continue
+            e = entry[way]
+            rows.append(
+                f"| {MODEL_NAMES.get(model, model)} | {WAY_NAMES[way]} | {_num(e['epoch_seconds_median'], 3)} "
+                f"| {_num(e.get('epoch_seconds_min'), 3)} | {_num(e['first_epoch_seconds_median'], 2)} | {_num(e['epoch_cpu_seconds_median'], 3)} "
+                f"| {_num(e['peak_rss_mib'], 0, ' MiB')} | {_percent(e['bound_fraction'])} "
+                f"| {_accuracies(e['final_val_accuracy'])} |"
+            )
+    return "\n".join(rows) + "\n"
+
+
+def ratio_table(data: dict) -> str:
+    """Notebook time over project time, per model, and whether the project path repeats itself."""
+    rows = [
+        "| model | speed-up per epoch (median) | fastest epochs | first epoch | CPU time "
+        "| project path: same seed, same history |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for model, entry in data["summary"].items():
+        if "speedup" not in entry:
+            continue
+        same = entry.get("project_deterministic")
+        same_text = "not checked (one repeat)" if same is None else ("yes, identical" if same else "**no**")
+        rows.append(
+            f"| {MODEL_NAMES.get(model, model)} | {_num(entry['speedup'], 2, '×')} "
+            f"| {_num(entry.get('fastest_epoch_speedup'), 2, '×')} | {_num(entry['first_epoch_speedup'], 2, '×')} | {_num(entry.get('cpu_speedup'), 2, '×')} | {same_text} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def bound_table(data: dict) -> str:
+    """The machine bound: FLOPs of one epoch over the sgemm throughput measured in the same run."""
+    bound = data["bound"]
+    flops = bound["flops"]
+    rows = [
+        "| quantity | value |",
+        "| --- | ---: |",
+        f"| matrix-product work per training example | {flops['per_training_example'] / 1e6:.3f} MFLOP |",
+        f"| matrix-product work per validation example | {flops['per_validation_example'] / 1e6:.3f} MFLOP |",
+        f"| matrix-product work per epoch (training and validation) | {flops['total'] / 1e9:.1f} GFLOP |",
+    ]
+    for setting, gemm in bound["gemm"].items():
+        large = gemm["large_matmul"]
+        rows += [
+            f"| sgemm, {setting}: one {'×'.join(map(str, large['shape']))} product | {large['gflops']:.0f} GFLOP/s |",
+            f"| sgemm, {setting}: the products of a batch-32 step | {gemm['batch32_step']['gflops']:.0f} GFLOP/s |",
+            f"| one epoch's products at the batch-32 rate, {setting} | {gemm['epoch_gemm_seconds']:.3f} s |",
+        ]
+        if "loop_overhead_seconds" in gemm:
+            rows.append(f"| TensorFlow's fixed cost per operation, {setting} (a 1×1×1 product) "
+                        f"| {1e6 * gemm['loop_overhead_seconds']:.1f} µs |")
+    rows += [
+        f"| **bound used: the faster of the two** | **{bound['epoch_seconds']:.3f} s** |",
+        f"| one epoch's products at the best large-product rate | {bound['peak_seconds']:.3f} s |",
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def variants_table(data: dict) -> str:
+    """The project path with one setting changed: time relative to the project path, same results or not."""
+    rows = [
+        "| model | change to the project path | s / epoch | relative to the project path | first epoch (s) "
+        "| CPU s / epoch | same history as the project path |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    found = False
+    for model, entry in data["summary"].items():
+        project = entry.get("project")
+        if project:
+            rows.append(
+                f"| {MODEL_NAMES.get(model, model)} | none (the project path) | {_num(project['epoch_seconds_median'], 3)} "
+                f"| 1.00× | {_num(project['first_epoch_seconds_median'], 2)} "
+                f"| {_num(project['epoch_cpu_seconds_median'], 3)} | – |"
+            )
+        for variant in (entry.get("variants") or {}).values():
+            found = True
+            same = variant["same_history_as_project"]
+            same_text = "–" if same is None else ("yes, bit for bit" if same else "no (rounding differs)")
+            rows.append(
+                f"| {MODEL_NAMES.get(model, model)} | {variant['label']} | {_num(variant['epoch_seconds_median'], 3)} "
+                f"| {_num(variant['relative_to_project'], 2, '×')} | {_num(variant['first_epoch_seconds_median'], 2)} "
+                f"| {_num(variant['epoch_cpu_seconds_median'], 3)} | {same_text} |"
+            )
+    return "\n".join(rows) + "\n" if found else ""
+
+
+def breakdown_table(data: dict) -> str:
+    """Where one epoch of the project path goes, each piece timed alone."""
+    breakdown = data.get("breakdown") or {}
+    if not breakdown:
+        return ""
+    rows = [
+        "| model | input pipeline alone | training steps, one fixed batch | training epoch, no validation | validation pass |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for model, parts in breakdown.items():
+        rows.append(
+            f"| {MODEL_NAMES.get(model, model)} | {parts['input_pipeline_seconds']:.3f} s "
+            f"| {parts['training_steps_seconds']:.3f} s | {parts['training_epoch_seconds']:.3f} s "
+            f"| {parts['validation_seconds']:.3f} s |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def provenance_lines(data: dict) -> str:
+    machine, versions, config = data["machine"], data["versions"], data["config"]
+    load = data.get("load_average") or {}
+    constants = data.get("project_training_constants") or {}
+    shown = {k: constants[k] for k in ("STEPS_PER_EXECUTION", "INTRA_OP_THREADS", "INTER_OP_THREADS",
+                                       "EVALUATION_BATCH_SIZE") if k in constants}
+    threads = {k: constants[k] for k in ("INTRA_OP_THREADS", "INTER_OP_THREADS") if k in constants}
+    lines = [
+        f"- **Machine:** {machine['cpu']}, {machine['usable_cores']} usable cores"
+        + (f", {machine['memory_gib']} GiB memory" if machine.get("memory_gib") else "")
+        + (f"; load average {load['start'][0]:.1f} at the start and {load['end'][0]:.1f} at the end "
+           "(other work on the machine slows both ways)" if load.get("start") and load.get("end") else "")
+        + ".",
+        "- **Libraries:** " + ", ".join(f"{name} {version}" for name, version in versions.items())
+        + f"; oneDNN {data.get('onednn', 'default')}.",
+        f"- **Run:** {config['epochs']} epochs × {config['repeats']} repeats per model and way, alternating, "
+        f"{config['train_size']:,} training and {config['validation_size']:,} validation images, batch "
+        f"{config['batch_size']}, learning rate {config['learning_rate']}; each run in its own process; "
+        f"seconds per epoch are medians over the epochs after the first and include the validation pass.",
+        "- **Project path settings** (`snippets/training.py`): "
+        + (", ".join(f"`{k} = {v}`" for k, v in shown.items()) or "defaults")
+        + ("; the notebook's code runs with TensorFlow's default thread pools" if threads else "") + ".",
+        f"- **Memory:** {data.get('memory_measure', 'peak resident set size of each run')}.",
+        f"- **Bound:** {data['bound']['flop_formula']}",
+        f"- **Measured:** {data['date']}, commit `{data['git_commit']}`, command `{data.get('command', '')}`.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_performance(json_path: Path | str) -> str:
+    """Markdown for the performance page: speed, ratio, bound, breakdown, provenance."""
+    data = load_benchmark(json_path)
+    config = data["config"]
+    parts = []
+    if any(config.get(k) != v for k, v in NOTEBOOK_WORKLOAD.items()) or config["epochs"] < 2:
+        parts.append(
+            '!!! warning "Not the notebook\'s workload"\n'
+            f"    This benchmark ran {config['epochs']} epoch(s) on {config['train_size']:,} training and "
+            f"{config['validation_size']:,} validation images (a smoke run); rerun "
+            "`python benchmarks/train_speed.py` for the figures of the notebook's setting.\n"
+        )
+    parts += [
+        "**Seconds per epoch, memory and accuracy.** Seconds per epoch: the median over the epochs after "
+        "the first; fastest epoch: the least disturbed of them; CPU seconds: the time the process itself "
+        "computed, which other work on the machine disturbs least.\n\n" + speed_table(data),
+        "**The project path against the notebook's code** (notebook time divided by project time):\n\n"
+        + ratio_table(data),
+        "**The machine bound** (the dense layers' matrix products alone, at the sgemm rate measured in the same run):\n\n"
+        + bound_table(data),
+    ]
+    breakdown = breakdown_table(data)
+    if breakdown:
+        parts.append("**Where the project path's epoch goes** (each piece timed alone, best of three):\n\n" + breakdown)
+    variants = variants_table(data)
+    if variants:
+        parts.append("**What else was tried**: the project path with one setting changed, timed in the same run "
+                     "(median seconds per epoch after the first):\n\n" + variants)
+    parts.append(provenance_lines(data))
+    return "\n".join(parts)
