@@ -40,6 +40,9 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from snippets.cli import positive_int
+from snippets.experiment import write_json_atomically
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "results" / "benchmark" / "train_speed.json"
 FORMAT = "train-speed/1"
@@ -565,33 +568,7 @@ def _load() -> list[float] | None:
         return None
 
 
-def write_json_atomically(path: Path, payload: dict) -> None:
-    """Temporary file in the same folder, fsync, then os.replace: never half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(payload, stream, indent=1)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 # ---------------------------------------------------------------- main
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -604,8 +581,8 @@ def build_parser() -> argparse.ArgumentParser:
         "after the first (the first includes tracing and compilation and is reported on its own). Variants: "
         + "; ".join(f"{name}: {v['label']}" for name, v in VARIANTS.items()) + ".",
     )
-    parser.add_argument("--epochs", type=_positive, default=3, help="epochs per training run (default %(default)s)")
-    parser.add_argument("--repeats", type=_positive, default=2,
+    parser.add_argument("--epochs", type=positive_int, default=3, help="epochs per training run (default %(default)s)")
+    parser.add_argument("--repeats", type=positive_int, default=2,
                         help="training runs per model and way (default %(default)s; 2 or more also checks that "
                         "the project path repeats its history exactly)")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS),
@@ -613,9 +590,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), default=list(DEFAULT_VARIANTS),
                         metavar="VARIANT", help="variants of the project path to time as well (default: "
                         f"{' '.join(DEFAULT_VARIANTS)}; none: --variants with no names)")
-    parser.add_argument("--train-size", type=_positive, default=NOTEBOOK_TRAIN_IMAGES,
+    parser.add_argument("--train-size", type=positive_int, default=NOTEBOOK_TRAIN_IMAGES,
                         help="training images, the first N of the notebook's 55,000 (default %(default)s)")
-    parser.add_argument("--validation-size", type=_positive, default=NOTEBOOK_VALIDATION_IMAGES,
+    parser.add_argument("--validation-size", type=positive_int, default=NOTEBOOK_VALIDATION_IMAGES,
                         help="validation images, the first N of the notebook's 5,000 (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the project path (default %(default)s)")
     parser.add_argument("--gemm-seconds", type=float, default=0.05,
