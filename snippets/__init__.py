@@ -3,8 +3,9 @@
 Every code block on the site imports from this package, and every number on the
 site is computed by it. Modules: ``data`` (MNIST), ``models`` (the notebook's MLP
 and its variants), ``training`` (the seeded, fast recipe), ``experiment`` (the
-studies and their results files), ``report`` (tables and figures), one module per
-chapter's demonstrations, and ``cli`` (``python -m snippets``).
+studies and their results files), ``report`` and ``performance_report`` (tables and
+figures), ``plotting`` (figures as inline SVG), one module per chapter's
+demonstrations, and ``cli`` (``python -m snippets``).
 """
 
 import os
