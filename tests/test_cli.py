@@ -92,7 +92,7 @@ def test_interrupted_study_keeps_finished_runs_and_resumes(tmp_path):
     assert process.returncode == 130, err[-4000:]
     assert "interrupted" in err and "Run the same command again to resume" in err
     kept = sorted(folder.glob("seed-*.json"))
-    assert 1 <= len(kept) < 4
+    assert 0 < len(kept) < 4
     for path in kept:
         read_results(path)  # every kept file is complete and valid
     assert not list(tmp_path.rglob("*.tmp"))

@@ -42,7 +42,7 @@ def test_blocks_in_admonitions_tabs_and_includes_all_run(tmp_path):
         !!! example "In an admonition"
 
             ```python
-            assert 1 + 1 == 2
+            print("in an admonition")
             ```
 
         === "In a tab"
