@@ -8,20 +8,22 @@ size 32, one pass over the training images per epoch in a fresh order, the first
 
 * notebook: the notebook's code as written (float64 ``X / 255`` arrays,
   ``model.fit(Xtr, ytr, validation_data=..., batch_size=32)``), unseeded.
-* project: ``snippets.training`` (seeded, deterministic, float32, a tf.data
-  pipeline that reshuffles every epoch, several steps per graph call).
+* project: ``snippets.training.train`` (seeded, deterministic, float32 images
+  kept in memory, one graph call per epoch, the training steps compiled by XLA a
+  few at a time).
 
 Every training run is a fresh Python process (so that its peak memory is its own
 and no TensorFlow setting leaks from one way to the other); the two ways alternate
 (notebook first in even repeats, project first in odd ones) so that a change in
 the machine's load hits both. Per-epoch wall-clock seconds include the validation
-pass, as in ``model.fit``. The script also times the dense layers' matrix
+pass, as in ``model.fit``; a run's seconds are the sum of its epochs, the first
+(tracing and compiling) included. The script also times the dense layers' matrix
 products on this CPU and reports how close each way comes to that bound.
 
 Usage::
 
-    python benchmarks/train_speed.py                    # 3 epochs, 2 repeats, both models
-    python benchmarks/train_speed.py --epochs 5 --repeats 3
+    python benchmarks/train_speed.py                    # the notebook's 15 epochs, 2 repeats, both models
+    python benchmarks/train_speed.py --epochs 3 --repeats 3 --variants
     python benchmarks/train_speed.py --train-size 2000 --epochs 2   # a smoke test
 """
 
@@ -45,12 +47,13 @@ from snippets.experiment import write_json_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "results" / "benchmark" / "train_speed.json"
-FORMAT = "train-speed/1"
+FORMAT = "train-speed/2"
 MODELS = ("plain", "batchnorm")
 WAYS = ("notebook", "project")
 NOTEBOOK_TRAIN_IMAGES = 55_000
 NOTEBOOK_VALIDATION_IMAGES = 5_000
 BATCH_SIZE = 32
+NOTEBOOK_EPOCHS = 15
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
@@ -189,28 +192,30 @@ def train_notebook_way(model_name: str, epochs: int, train_size: int, validation
         "rss_before_training_kib": rss_before,
         "peak_rss_kib": _peak_rss_kib(),
         "input_dtype": str(Xtr.dtype),
-        "steps_per_execution": int(model.steps_per_execution),
-        "jit_compile": bool(model.jit_compile),
+        "training_loop": "keras fit",
+        "xla": bool(model.jit_compile),
+        "steps_per_call": int(model.steps_per_execution),
     }
 
 
 #: Variants of the project path, each differing from snippets/training.py in one setting:
 #: "threads" ([intra, inter] op threads; 0 = TensorFlow's default), "constants" (module
 #: constants of snippets.training), "env" (the worker's environment), "determinism": False
-#: (op determinism left off), "xla": True (Keras' jit_compile=True).
+#: (op determinism left off), "xla": False (the steps run as a plain TensorFlow graph),
+#: "fit": True (Keras' fit instead of train, fed by snippets.training.training_batches; one
+#: thread per op is fit's best setting here).
 VARIANTS = {
+    "keras-fit": {"fit": True, "threads": [1, 1],
+                  "label": "Keras fit: tf.data pipeline, steps_per_execution 256, one thread per op, no XLA"},
+    "no-xla": {"xla": False, "label": "steps as a plain TensorFlow graph, no XLA"},
+    "one-thread": {"threads": [1, 1], "label": "one thread per op"},
     "default-threads": {"threads": [0, 0], "label": "TensorFlow's default thread pools"},
-    "threads-2-1": {"threads": [2, 1], "label": "two threads per op, one op at a time"},
-    "threads-1-2": {"threads": [1, 2], "label": "one thread per op, two ops at a time"},
-    "spe1": {"constants": {"STEPS_PER_EXECUTION": 1}, "label": "steps_per_execution = 1"},
-    "spe64": {"constants": {"STEPS_PER_EXECUTION": 64}, "label": "steps_per_execution = 64"},
-    "spe1024": {"constants": {"STEPS_PER_EXECUTION": 1024}, "label": "steps_per_execution = 1024"},
-    "eval-10000": {"constants": {"EVALUATION_BATCH_SIZE": 10_000}, "label": "evaluation batch 10,000"},
-    "xla": {"xla": True, "label": "XLA (jit_compile=True)"},
+    "steps-per-call-1": {"constants": {"STEPS_PER_CALL": 1}, "label": "one step per XLA program"},
+    "steps-per-call-64": {"constants": {"STEPS_PER_CALL": 64}, "label": "64 steps per XLA program"},
     "no-determinism": {"determinism": False, "label": "op determinism off"},
     "onednn-off": {"env": {"TF_ENABLE_ONEDNN_OPTS": "0"}, "label": "oneDNN off (TF_ENABLE_ONEDNN_OPTS=0)"},
 }
-DEFAULT_VARIANTS = ("default-threads", "threads-2-1", "spe1", "spe64", "xla", "no-determinism", "onednn-off")
+DEFAULT_VARIANTS = ("keras-fit", "no-xla", "one-thread", "steps-per-call-1", "steps-per-call-64")
 
 
 def train_project_way(model_name: str, epochs: int, train_size: int, validation_size: int, seed: int,
@@ -230,33 +235,39 @@ def train_project_way(model_name: str, epochs: int, train_size: int, validation_
         if not hasattr(training, name):
             raise AttributeError(f"snippets.training has no constant {name}")
         setattr(training, name, value)
+    if variant.get("xla") is False:
+        training.supports_xla = lambda model: False  # train asks this before compiling its steps
 
     train_data, validation_data = _load_split(train_size, validation_size)
     rss_before = _rss_kib()
-    start_wall, start_cpu = time.perf_counter(), time.process_time()
+    start_wall = time.perf_counter()
     training.seed_everything(seed)
-    model = notebook_model(batch_norm=model_name == "batchnorm")
-    training.compile_like_notebook(model, steps_per_execution=training.STEPS_PER_EXECUTION)
-    if variant.get("determinism") is False or variant.get("xla"):
+    if variant.get("determinism") is False:
         from tensorflow.python.framework import config as tf_config  # op determinism has no public off switch
 
         tf_config.disable_op_determinism()
-        if variant.get("xla"):  # Keras refuses jit_compile while op determinism is on
-            model.jit_compile = True  # read when fit builds the step functions
-            if variant.get("determinism", True):
-                tf_config.enable_op_determinism()
+    model = training.compile_like_notebook(notebook_model(batch_norm=model_name == "batchnorm"))
     clock = _epoch_clock()
-    history = training.train(model, train_data, validation_data, seed=seed, epochs=epochs, callbacks=[clock])
+    if variant.get("fit"):
+        x, y = train_data
+        history = model.fit(
+            training.training_batches(training.as_float_images(x), y, BATCH_SIZE, seed),
+            validation_data=(training.as_float_images(validation_data[0]), validation_data[1]),
+            validation_batch_size=training.EVALUATION_BATCH_SIZE, epochs=epochs, callbacks=[clock], verbose=0,
+        ).history
+    else:
+        history = training.train(model, train_data, validation_data, seed=seed, epochs=epochs, callbacks=[clock])
     return {
         "epoch_seconds": clock.wall,
         "epoch_cpu_seconds": clock.cpu,
         "total_seconds": time.perf_counter() - start_wall,
-        "history": {k: history[k] for k in HISTORY_KEYS},
+        "history": {k: [float(v) for v in history[k]] for k in HISTORY_KEYS},
         "rss_before_training_kib": rss_before,
         "peak_rss_kib": _peak_rss_kib(),
         "input_dtype": "float32",
-        "steps_per_execution": int(model.steps_per_execution),
-        "jit_compile": bool(model.jit_compile),
+        "training_loop": "keras fit" if variant.get("fit") else "snippets.training.train",
+        "xla": not variant.get("fit") and training.supports_xla(model),
+        "steps_per_call": int(model.steps_per_execution) if variant.get("fit") else training.STEPS_PER_CALL,
         "op_threads": [tf.config.threading.get_intra_op_parallelism_threads(),
                        tf.config.threading.get_inter_op_parallelism_threads()],
     }
@@ -333,44 +344,36 @@ def measure_gemm(train_size: int, validation_size: int, evaluation_batch: int, s
 
 
 def measure_breakdown(model_name: str, train_size: int, validation_size: int, seed: int) -> dict:
-    """Where one epoch of the project path goes: input pipeline, training steps, validation."""
-    import tensorflow as tf
+    """Where one epoch of the project path goes: the training epoch and the validation pass, each alone.
 
+    Each is timed twice: the training epoch as train runs it and with XLA left out (the
+    same steps as a plain TensorFlow graph); the validation pass as train runs it
+    (snippets.training.Evaluation) and with Keras' model.evaluate.
+    """
     sys.path.insert(0, str(ROOT))
     from snippets import training
     from snippets.models import notebook_model
 
     (x_u8, y), (xv_u8, yv) = _load_split(train_size, validation_size)
     x, xv = training.as_float_images(x_u8), training.as_float_images(xv_u8)
-    training.seed_everything(seed)
-    batches = training.training_batches(x, y, BATCH_SIZE, seed)
-    steps = -(-len(x) // BATCH_SIZE)
-
-    @tf.function
-    def drain(dataset):
-        count = tf.constant(0, tf.int64)
-        for features, labels in dataset:
-            count += tf.shape(features, out_type=tf.int64)[0]
-        return count
-
-    drain(batches)
-    pipeline = _best_seconds(lambda: drain(batches).numpy(), 3)
-
-    model = training.compile_like_notebook(notebook_model(batch_norm=model_name == "batchnorm"))
-    one_batch = tf.data.Dataset.from_tensors((x[:BATCH_SIZE], y[:BATCH_SIZE])).repeat(steps)
-    model.fit(one_batch, epochs=1, verbose=0)  # builds and compiles the step
-    steps_only = _best_seconds(lambda: model.fit(one_batch, epochs=1, verbose=0), 3)
-    epoch_no_validation = _best_seconds(lambda: model.fit(batches, epochs=1, verbose=0), 3)
-    evaluation_batch = getattr(training, "EVALUATION_BATCH_SIZE", 1024)
+    order = training.epoch_orders(len(x), seed, 1)[0]
+    compiled = training.supports_xla
+    seconds = {}
+    for name, xla in (("training_epoch_seconds", True), ("training_epoch_no_xla_seconds", False)):
+        training.supports_xla = compiled if xla else (lambda model: False)
+        training.seed_everything(seed)
+        model = training.compile_like_notebook(notebook_model(batch_norm=model_name == "batchnorm"))
+        run_epoch = training.EpochRunner(model, x, y, BATCH_SIZE)
+        run_epoch(order)  # traces and compiles
+        seconds[name] = _best_seconds(lambda: run_epoch(order))
+    evaluation_batch = training.EVALUATION_BATCH_SIZE
+    validate = training.Evaluation(model, (xv, yv))
+    validate()  # traces
+    seconds["validation_seconds"] = _best_seconds(validate)
     model.evaluate(xv, yv, batch_size=evaluation_batch, verbose=0)
-    validation = _best_seconds(lambda: model.evaluate(xv, yv, batch_size=evaluation_batch, verbose=0), 3)
-    return {
-        "input_pipeline_seconds": pipeline,
-        "training_steps_seconds": steps_only,
-        "training_epoch_seconds": epoch_no_validation,
-        "validation_seconds": validation,
-        "evaluation_batch_size": evaluation_batch,
-    }
+    seconds["validation_keras_evaluate_seconds"] = _best_seconds(
+        lambda: model.evaluate(xv, yv, batch_size=evaluation_batch, verbose=0))
+    return {**seconds, "evaluation_batch_size": evaluation_batch, "steps_per_epoch": -(-len(x) // BATCH_SIZE)}
 
 
 def project_settings() -> dict:
@@ -458,9 +461,12 @@ def _timing(runs: list[dict]) -> dict:
         "epoch_seconds_all": [r["epoch_seconds"] for r in runs],
         "peak_rss_mib": max(r["peak_rss_kib"] for r in runs) / 1024,
         "rss_before_training_mib": max(r["rss_before_training_kib"] for r in runs) / 1024,
+        "run_seconds_median": _median([sum(r["epoch_seconds"]) for r in runs]),
+        "epochs": len(runs[0]["epoch_seconds"]),
         "op_threads": runs[0].get("op_threads"),
-        "steps_per_execution": runs[0]["steps_per_execution"],
-        "jit_compile": runs[0]["jit_compile"],
+        "training_loop": runs[0]["training_loop"],
+        "xla": runs[0]["xla"],
+        "steps_per_call": runs[0]["steps_per_call"],
     }
 
 
@@ -490,6 +496,7 @@ def summarize(runs: list[dict], bound: dict) -> dict:
         if "notebook" in entry and "project" in entry:
             nb, pr = entry["notebook"], entry["project"]
             entry["speedup"] = _ratio(nb["epoch_seconds_median"], pr["epoch_seconds_median"])
+            entry["run_speedup"] = _ratio(nb["run_seconds_median"], pr["run_seconds_median"])
             entry["fastest_epoch_speedup"] = _ratio(nb["epoch_seconds_min"], pr["epoch_seconds_min"])
             entry["first_epoch_speedup"] = _ratio(nb["first_epoch_seconds_median"], pr["first_epoch_seconds_median"])
             entry["cpu_speedup"] = _ratio(nb["epoch_cpu_seconds_median"], pr["epoch_cpu_seconds_median"])
@@ -512,6 +519,7 @@ def summarize(runs: list[dict], bound: dict) -> dict:
                                                           entry.get("project", {}).get("first_epoch_seconds_median")),
                 "same_history_as_project": (all(r["history"] == reference for r in mine)
                                             if reference is not None else None),
+                "final_val_accuracy": [r["history"]["val_accuracy"][-1] for r in mine],
                 "deterministic": all(r["history"] == mine[0]["history"] for r in mine[1:]) if len(mine) > 1 else None,
             }
         if variants:
@@ -578,10 +586,12 @@ def build_parser() -> argparse.ArgumentParser:
         "on the notebook's two MLPs, alternating the two ways; time variants of the project path that change one "
         "setting each; and compare everything with the time the dense layers' matrix products take on this CPU.",
         epilog="Each training run is a separate Python process. Per-epoch figures are medians over every epoch "
-        "after the first (the first includes tracing and compilation and is reported on its own). Variants: "
+        "after the first (the first includes tracing and compilation and is reported on its own); a run's seconds "
+        "are the sum of all its epochs. Variants: "
         + "; ".join(f"{name}: {v['label']}" for name, v in VARIANTS.items()) + ".",
     )
-    parser.add_argument("--epochs", type=positive_int, default=3, help="epochs per training run (default %(default)s)")
+    parser.add_argument("--epochs", type=positive_int, default=NOTEBOOK_EPOCHS,
+                        help="epochs per training run (default %(default)s, as in the notebook)")
     parser.add_argument("--repeats", type=positive_int, default=2,
                         help="training runs per model and way (default %(default)s; 2 or more also checks that "
                         "the project path repeats its history exactly)")
@@ -598,7 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gemm-seconds", type=float, default=0.05,
                         help="seconds of each timed matrix-product loop (best of 5; default %(default)s)")
     parser.add_argument("--no-breakdown", action="store_true",
-                        help="skip timing the project path's pieces (input pipeline, steps, validation)")
+                        help="skip timing the project path's pieces (training epoch with and without XLA, validation)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
                         help="JSON file for every figure (default: results/benchmark/train_speed.json)")
     parser.add_argument("--quiet", action="store_true", help="print only the final report")
@@ -619,8 +629,8 @@ def format_report(result: dict) -> str:
         f"Run: {cfg['epochs']} epochs x {cfg['repeats']} repeats, {cfg['train_size']} training and "
         f"{cfg['validation_size']} validation images, batch {cfg['batch_size']}, commit {result['git_commit']}",
         "",
-        f"{'model':10s} {'way':9s} {'s/epoch':>8s} {'fastest':>7s} {'1st ep':>7s} {'cpu s/ep':>8s} {'peak RSS':>9s} "
-        f"{'bound %':>8s}  final val acc",
+        f"{'model':10s} {'way':9s} {'run s':>7s} {'s/epoch':>8s} {'fastest':>7s} {'1st ep':>7s} {'cpu s/ep':>8s} "
+        f"{'peak RSS':>9s} {'bound %':>8s}  final val acc",
     ]
     for model, entry in result["summary"].items():
         for way in WAYS:
@@ -630,12 +640,15 @@ def format_report(result: dict) -> str:
             accuracy = " ".join(f"{a:.4f}" for a in e["final_val_accuracy"])
             fraction = None if e["bound_fraction"] is None else 100 * e["bound_fraction"]
             lines.append(
-                f"{model:10s} {way:9s} {_fmt(e['epoch_seconds_median'], 3):>8s} {_fmt(e['epoch_seconds_min'], 3):>7s} "
+                f"{model:10s} {way:9s} {_fmt(e['run_seconds_median'], 1):>7s} {_fmt(e['epoch_seconds_median'], 3):>8s} "
+                f"{_fmt(e['epoch_seconds_min'], 3):>7s} "
                 f"{_fmt(e['first_epoch_seconds_median'], 2):>7s} {_fmt(e['epoch_cpu_seconds_median'], 3):>8s} "
                 f"{_fmt(e['peak_rss_mib'], 0, ' MiB'):>9s} {_fmt(fraction, 1):>8s}  {accuracy}"
             )
         if "speedup" in entry:
-            lines.append(f"{'':10s} ratio notebook/project: {_fmt(entry['speedup'], 2, 'x')} per epoch (median), "
+            lines.append(f"{'':10s} ratio notebook/project: {_fmt(entry['run_speedup'], 2, 'x')} whole run "
+                         f"({entry['notebook']['epochs']} epochs, first included), "
+                         f"{_fmt(entry['speedup'], 2, 'x')} per epoch (median), "
                          f"{_fmt(entry['fastest_epoch_speedup'], 2, 'x')} fastest epoch, "
                          f"{_fmt(entry['first_epoch_speedup'], 2, 'x')} first epoch, "
                          f"{_fmt(entry['cpu_speedup'], 2, 'x')} CPU time")
@@ -661,9 +674,9 @@ def format_report(result: dict) -> str:
     lines.append(f"  bound used: {bound['epoch_seconds']:.3f} s per epoch (the faster of the above)")
     for model, parts in result.get("breakdown", {}).items():
         lines.append(
-            f"Project path, {model}: input pipeline alone {parts['input_pipeline_seconds']:.3f} s, "
-            f"training steps on one fixed batch {parts['training_steps_seconds']:.3f} s, training epoch without "
-            f"validation {parts['training_epoch_seconds']:.3f} s, validation {parts['validation_seconds']:.3f} s"
+            f"Project path, {model}: training epoch without validation {parts['training_epoch_seconds']:.3f} s "
+            f"(without XLA {parts['training_epoch_no_xla_seconds']:.3f} s), validation "
+            f"{parts['validation_seconds']:.3f} s (with model.evaluate {parts['validation_keras_evaluate_seconds']:.3f} s)"
         )
     lines.append("Peak RSS: whole-process high-water mark (resource.getrusage ru_maxrss) of each run's own process.")
     return "\n".join(lines)

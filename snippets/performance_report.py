@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-FORMAT = "train-speed/1"
+FORMAT = "train-speed/2"
 MODEL_NAMES = {"plain": "plain MLP", "batchnorm": "with batch norm"}
 WAY_NAMES = {"notebook": "notebook code", "project": "project path"}
 NOTEBOOK_WORKLOAD = {"train_size": 55_000, "validation_size": 5_000}
@@ -48,11 +48,11 @@ def _accuracies(values: list[float]) -> str:
 
 
 def speed_table(data: dict) -> str:
-    """One row per model and way: seconds per epoch, first epoch, CPU time, memory, bound, accuracy."""
+    """One row per model and way: whole run, seconds per epoch, first epoch, CPU time, memory, bound, accuracy."""
     rows = [
-        "| model | way | s / epoch | fastest epoch (s) | first epoch (s) | CPU s / epoch | peak memory "
-        "| of the GEMM bound | final validation accuracy |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| model | way | whole run (s) | s / epoch | fastest epoch (s) | first epoch (s) | CPU s / epoch "
+        "| peak memory | of the GEMM bound | final validation accuracy |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for model, entry in data["summary"].items():
         for way in ("notebook", "project"):
@@ -60,7 +60,8 @@ def speed_table(data: dict) -> str:
                 continue
             e = entry[way]
             rows.append(
-                f"| {MODEL_NAMES.get(model, model)} | {WAY_NAMES[way]} | {_num(e['epoch_seconds_median'], 3)} "
+                f"| {MODEL_NAMES.get(model, model)} | {WAY_NAMES[way]} | {_num(e.get('run_seconds_median'), 1)} "
+                f"| {_num(e['epoch_seconds_median'], 3)} "
                 f"| {_num(e.get('epoch_seconds_min'), 3)} | {_num(e['first_epoch_seconds_median'], 2)} | {_num(e['epoch_cpu_seconds_median'], 3)} "
                 f"| {_num(e['peak_rss_mib'], 0, ' MiB')} | {_percent(e['bound_fraction'])} "
                 f"| {_accuracies(e['final_val_accuracy'])} |"
@@ -71,9 +72,9 @@ def speed_table(data: dict) -> str:
 def ratio_table(data: dict) -> str:
     """Notebook time over project time, per model, and whether the project path repeats itself."""
     rows = [
-        "| model | speed-up per epoch (median) | fastest epochs | first epoch | CPU time "
+        "| model | whole run | per epoch (median) | fastest epochs | first epoch | CPU time "
         "| project path: same seed, same history |",
-        "| --- | ---: | ---: | ---: | ---: | --- |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for model, entry in data["summary"].items():
         if "speedup" not in entry:
@@ -81,7 +82,8 @@ def ratio_table(data: dict) -> str:
         same = entry.get("project_deterministic")
         same_text = "not checked (one repeat)" if same is None else ("yes, identical" if same else "**no**")
         rows.append(
-            f"| {MODEL_NAMES.get(model, model)} | {_num(entry['speedup'], 2, '×')} "
+            f"| {MODEL_NAMES.get(model, model)} | **{_num(entry.get('run_speedup'), 2, '×')}** "
+            f"| {_num(entry['speedup'], 2, '×')} "
             f"| {_num(entry.get('fastest_epoch_speedup'), 2, '×')} | {_num(entry['first_epoch_speedup'], 2, '×')} | {_num(entry.get('cpu_speedup'), 2, '×')} | {same_text} |"
         )
     return "\n".join(rows) + "\n"
@@ -119,8 +121,8 @@ def variants_table(data: dict) -> str:
     """The project path with one setting changed: time relative to the project path, same results or not."""
     rows = [
         "| model | change to the project path | s / epoch | relative to the project path | first epoch (s) "
-        "| CPU s / epoch | same history as the project path |",
-        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+        "| CPU s / epoch | same history as the project path | final validation accuracy |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     found = False
     for model, entry in data["summary"].items():
@@ -129,16 +131,17 @@ def variants_table(data: dict) -> str:
             rows.append(
                 f"| {MODEL_NAMES.get(model, model)} | none (the project path) | {_num(project['epoch_seconds_median'], 3)} "
                 f"| 1.00× | {_num(project['first_epoch_seconds_median'], 2)} "
-                f"| {_num(project['epoch_cpu_seconds_median'], 3)} | – |"
+                f"| {_num(project['epoch_cpu_seconds_median'], 3)} | – | {_accuracies(project['final_val_accuracy'])} |"
             )
         for variant in (entry.get("variants") or {}).values():
             found = True
             same = variant["same_history_as_project"]
-            same_text = "–" if same is None else ("yes, bit for bit" if same else "no (rounding differs)")
+            same_text = "–" if same is None else ("yes, bit for bit" if same else "no")
             rows.append(
                 f"| {MODEL_NAMES.get(model, model)} | {variant['label']} | {_num(variant['epoch_seconds_median'], 3)} "
                 f"| {_num(variant['relative_to_project'], 2, '×')} | {_num(variant['first_epoch_seconds_median'], 2)} "
-                f"| {_num(variant['epoch_cpu_seconds_median'], 3)} | {same_text} |"
+                f"| {_num(variant['epoch_cpu_seconds_median'], 3)} | {same_text} "
+                f"| {_accuracies(variant.get('final_val_accuracy', []))} |"
             )
     return "\n".join(rows) + "\n" if found else ""
 
@@ -149,14 +152,16 @@ def breakdown_table(data: dict) -> str:
     if not breakdown:
         return ""
     rows = [
-        "| model | input pipeline alone | training steps, one fixed batch | training epoch, no validation | validation pass |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| model | training epoch, no validation | per training step | the same without XLA | validation pass "
+        "| the same with `model.evaluate` |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for model, parts in breakdown.items():
+        step = parts["training_epoch_seconds"] / parts["steps_per_epoch"]
         rows.append(
-            f"| {MODEL_NAMES.get(model, model)} | {parts['input_pipeline_seconds']:.3f} s "
-            f"| {parts['training_steps_seconds']:.3f} s | {parts['training_epoch_seconds']:.3f} s "
-            f"| {parts['validation_seconds']:.3f} s |"
+            f"| {MODEL_NAMES.get(model, model)} | {parts['training_epoch_seconds']:.3f} s | {1e6 * step:.0f} µs "
+            f"| {parts['training_epoch_no_xla_seconds']:.3f} s | {parts['validation_seconds']:.3f} s "
+            f"| {parts['validation_keras_evaluate_seconds']:.3f} s |"
         )
     return "\n".join(rows) + "\n"
 
@@ -165,7 +170,7 @@ def provenance_lines(data: dict) -> str:
     machine, versions, config = data["machine"], data["versions"], data["config"]
     load = data.get("load_average") or {}
     constants = data.get("project_training_constants") or {}
-    shown = {k: constants[k] for k in ("STEPS_PER_EXECUTION", "INTRA_OP_THREADS", "INTER_OP_THREADS",
+    shown = {k: constants[k] for k in ("STEPS_PER_CALL", "INTRA_OP_THREADS", "INTER_OP_THREADS",
                                        "EVALUATION_BATCH_SIZE") if k in constants}
     threads = {k: constants[k] for k in ("INTRA_OP_THREADS", "INTER_OP_THREADS") if k in constants}
     lines = [
@@ -179,7 +184,8 @@ def provenance_lines(data: dict) -> str:
         f"- **Run:** {config['epochs']} epochs × {config['repeats']} repeats per model and way, alternating, "
         f"{config['train_size']:,} training and {config['validation_size']:,} validation images, batch "
         f"{config['batch_size']}, learning rate {config['learning_rate']}; each run in its own process; "
-        f"seconds per epoch are medians over the epochs after the first and include the validation pass.",
+        f"seconds per epoch are medians over the epochs after the first and include the validation pass; "
+        f"a whole run is the sum of all its epochs, the first (tracing and compiling) included.",
         "- **Project path settings** (`snippets/training.py`): "
         + (", ".join(f"`{k} = {v}`" for k, v in shown.items()) or "defaults")
         + ("; the notebook's code runs with TensorFlow's default thread pools" if threads else "") + ".",
@@ -203,17 +209,20 @@ def render_performance(json_path: Path | str) -> str:
             "`python benchmarks/train_speed.py` for the figures of the notebook's setting.\n"
         )
     parts += [
-        "**Seconds per epoch, memory and accuracy.** Seconds per epoch: the median over the epochs after "
+        "**Seconds per run and per epoch, memory and accuracy.** Whole run: every epoch of one training run, "
+        "the first included (median over the repeats). Seconds per epoch: the median over the epochs after "
         "the first; fastest epoch: the least disturbed of them; CPU seconds: the time the process itself "
         "computed, which other work on the machine disturbs least.\n\n" + speed_table(data),
-        "**The project path against the notebook's code** (notebook time divided by project time):\n\n"
+        "**The project path against the notebook's code** (notebook time divided by project time; the whole "
+        f"run is the notebook's comparison itself, {config['epochs']} epochs per model with the first included):\n\n"
         + ratio_table(data),
         "**The machine bound** (the dense layers' matrix products alone, at the sgemm rate measured in the same run):\n\n"
         + bound_table(data),
     ]
     breakdown = breakdown_table(data)
     if breakdown:
-        parts.append("**Where the project path's epoch goes** (each piece timed alone, best of three):\n\n" + breakdown)
+        parts.append("**Where the project path's epoch goes** (each piece timed alone after a first, compiling "
+                     "call; best of five):\n\n" + breakdown)
     variants = variants_table(data)
     if variants:
         parts.append("**What else was tried**: the project path with one setting changed, timed in the same run "

@@ -2,14 +2,17 @@
 
 The math is the notebook's: SGD with Keras' default learning rate (0.01), batch
 size 32, sparse categorical cross-entropy, a fresh shuffle of the training set in
-every epoch. What changes is only how the batches reach the model: float32 arrays,
-a tf.data pipeline that gathers each batch by index (no per-step copies from
-Python), and ``steps_per_execution`` so that many steps run in one graph call.
+every epoch. What changes is only how the work reaches the CPU. ``train`` keeps the
+float32 images in memory, runs a whole epoch in one call into a TensorFlow graph
+that gathers each batch by index, and compiles the training steps with XLA, a few
+steps per program, which fuses a step's many small operations into a few kernels.
+It reports what ``fit`` reports, and Keras callbacks work as with ``fit``.
 
 Why not ``model.fit(x, y, shuffle=True)`` after ``keras.utils.set_random_seed``?
 With Keras 3.15 on TensorFlow 2.21 that feeds the *same* permutation in every
-epoch, which changes the results, not only their reproducibility. The pipeline
-below reshuffles every epoch and the same seed gives the same sequence of orders.
+epoch, which changes the results, not only their reproducibility. ``train`` draws
+a new permutation every epoch (``epoch_orders``), and ``training_batches`` gives
+models trained with ``fit`` a pipeline that reshuffles every epoch.
 """
 
 from __future__ import annotations
@@ -23,13 +26,17 @@ import tensorflow as tf
 NOTEBOOK_LEARNING_RATE = 0.01  # keras.optimizers.SGD() default, which optimizer='SGD' uses
 NOTEBOOK_BATCH_SIZE = 32
 NOTEBOOK_EPOCHS = 15
-#: Training steps per call from Python into the compiled graph (Keras' steps_per_execution).
+#: Training steps per call from Python into the compiled graph (Keras' steps_per_execution),
+#: for models trained with ``fit``.
 STEPS_PER_EXECUTION = 256
-#: TensorFlow's thread pools: one thread per op, one op at a time. A batch of 32 makes
-#: every op tiny, and handing such ops between threads cost more than it saved in
-#: benchmarks/train_speed.py; the spare core runs the input pipeline. The results do not
-#: depend on it, only the speed.
-INTRA_OP_THREADS = 1
+#: Training steps per call into one XLA program by ``train`` (a loop inside the program).
+STEPS_PER_CALL = 16
+#: TensorFlow's thread pools: two threads inside an op, one op at a time. The XLA-compiled
+#: steps split their matrix products across two threads (measured in
+#: benchmarks/train_speed.py). The count is fixed rather than taken from the machine
+#: because the way a product is split decides its rounding: the same seed gives the same
+#: numbers on any number of cores.
+INTRA_OP_THREADS = 2
 INTER_OP_THREADS = 1
 #: Batch size of validation and evaluation passes (inference mode: the results do not depend on it).
 EVALUATION_BATCH_SIZE = 1024
@@ -64,17 +71,16 @@ def as_float_images(images: np.ndarray) -> np.ndarray:
     return (images / 255.0).astype(np.float32)
 
 
+def epoch_orders(n: int, seed: int, epochs: int) -> list[np.ndarray]:
+    """The order of the examples in each epoch of ``train``: a new permutation of
+    0..n-1 every epoch, the same sequence of permutations for the same seed."""
+    rng = np.random.default_rng(seed)
+    return [rng.permutation(n) for _ in range(epochs)]
+
+
 def shuffled_indices(n: int, seed: int) -> tf.data.Dataset:
     """Indices 0..n-1 in a new order on every pass; the same seed gives the same orders."""
     return tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True)
-
-
-def epoch_orders(n: int, seed: int, epochs: int) -> list[np.ndarray]:
-    """Successive passes over the seeded index stream: a new order each pass, the same
-    sequence of orders for the same seed. (``fit`` takes its epochs from this stream; as
-    Keras may open more than one pass per epoch, epoch k need not be pass k.)"""
-    indices = shuffled_indices(n, seed)
-    return [np.fromiter(indices.as_numpy_iterator(), dtype=np.int64) for _ in range(epochs)]
 
 
 def training_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
@@ -120,17 +126,136 @@ class EpochTimer(keras.callbacks.Callback):
         logs["seconds"] = time.perf_counter() - self._start
 
 
+class Evaluation:
+    """A model's loss and accuracy on one dataset, in inference mode, in one graph call.
+
+    It computes what ``model.evaluate`` computes (the compiled loss, weight penalties
+    included, and the accuracy, over batches of ``EVALUATION_BATCH_SIZE``) without the
+    cost Keras pays on every call to set up its input pipeline: the data stays in
+    memory and the graph is traced once, however many epochs evaluate it.
+    """
+
+    def __init__(self, model: keras.Model, data: tuple[np.ndarray, np.ndarray]):
+        x, y = _prepared(data)
+        self.model, self.size = model, len(x)
+        self.images, self.labels = tf.constant(x), tf.constant(y, dtype=tf.int32)
+        _build_model_and_loss(model, x, y)
+        self._evaluate = tf.function(self._sums)
+
+    def _sums(self):
+        def batch(start, loss_sum, hits):
+            x = self.images[start:start + EVALUATION_BATCH_SIZE]
+            y = self.labels[start:start + EVALUATION_BATCH_SIZE]
+            probabilities = self.model(x, training=False)
+            loss = self.model.compute_loss(x=x, y=y, y_pred=probabilities, training=False)
+            predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+            return (start + EVALUATION_BATCH_SIZE, loss_sum + loss * tf.cast(tf.shape(y)[0], tf.float32),
+                    hits + tf.reduce_sum(tf.cast(tf.equal(predicted, y), tf.float32)))
+
+        _, loss_sum, hits = tf.while_loop(lambda start, *_: start < self.size, batch,
+                                          (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
+        return loss_sum / self.size, hits / self.size
+
+    def __call__(self) -> dict[str, float]:
+        loss, accuracy = self._evaluate()
+        return {"loss": float(loss), "accuracy": float(accuracy)}
+
+
 class EvaluateEachEpoch(keras.callbacks.Callback):
     """Adds ``<prefix>_loss`` and ``<prefix>_accuracy`` on a held-out set to each epoch's logs."""
 
     def __init__(self, x, y, prefix: str = "test"):
         super().__init__()
         self.x, self.y, self.prefix = x, y, prefix
+        self._evaluation = None
 
     def on_epoch_end(self, epoch, logs=None):
-        loss, accuracy = self.model.evaluate(self.x, self.y, batch_size=EVALUATION_BATCH_SIZE, verbose=0)
-        logs[f"{self.prefix}_loss"] = loss
-        logs[f"{self.prefix}_accuracy"] = accuracy
+        if self._evaluation is None:  # the model is known only once training has begun
+            self._evaluation = Evaluation(self.model, (self.x, self.y))
+        for name, value in self._evaluation().items():
+            logs[f"{self.prefix}_{name}"] = value
+
+
+def _build_model_and_loss(model: keras.Model, x: np.ndarray, y: np.ndarray) -> None:
+    """Create the model's and its compiled loss's state now, outside any graph, as ``fit`` does."""
+    model.compute_loss(x=x[:1], y=y[:1], y_pred=model(x[:1]), training=False)
+
+
+def supports_xla(model: keras.Model) -> bool:
+    """Whether every layer can be compiled by XLA (Keras' random translation, for one, cannot)."""
+
+    def layers(layer):
+        yield layer
+        for inner in getattr(layer, "layers", ()):
+            yield from layers(inner)
+
+    return all(layer.supports_jit for layer in layers(model))
+
+
+class EpochRunner:
+    """One epoch of training in a single call from Python: every batch, in the given order.
+
+    The loop over batches is a TensorFlow graph. The training steps themselves (forward
+    pass, the compiled loss with any weight penalties, gradients, the compiled
+    optimizer's update) run ``STEPS_PER_CALL`` at a time in one XLA program when every
+    layer allows it; the few steps left at the end of the epoch, the last batch maybe
+    smaller, run in the graph without XLA. The images stay in memory and each batch is
+    gathered by index. Returns the epoch's mean loss and accuracy, which ``fit``
+    reports as ``loss`` and ``accuracy``.
+    """
+
+    def __init__(self, model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int):
+        self.model, self.batch_size, self.size = model, batch_size, len(x)
+        self.images, self.labels = tf.constant(x), tf.constant(y, dtype=tf.int32)
+        _build_model_and_loss(model, x, y)
+        model.optimizer.build(model.trainable_variables)
+        self._compiled_steps = tf.function(self._train_steps, jit_compile=supports_xla(model))
+        self._epoch = tf.function(self._train_epoch)
+
+    def _train_step(self, x, y):
+        """One update on one batch; returns the batch's summed loss and its number of hits."""
+        with tf.GradientTape() as tape:
+            probabilities = self.model(x, training=True)
+            loss = self.model.compute_loss(x=x, y=y, y_pred=probabilities, training=True)
+        gradients = tape.gradient(loss, self.model.trainable_variables)
+        self.model.optimizer.apply(gradients, self.model.trainable_variables)
+        predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        hits = tf.reduce_sum(tf.cast(tf.equal(predicted, y), tf.float32))
+        return loss * y.shape[0], hits
+
+    def _train_steps(self, x, y):
+        """Consecutive updates on the full batches that ``x``/``y`` hold, in a loop."""
+        steps = x.shape[0] // self.batch_size
+        batches_x = tf.reshape(x, [steps, self.batch_size, *x.shape[1:]])
+        batches_y = tf.reshape(y, [steps, self.batch_size])
+
+        def step(index, loss_sum, hits):
+            batch_loss, batch_hits = self._train_step(batches_x[index], batches_y[index])
+            return index + 1, loss_sum + batch_loss, hits + batch_hits
+
+        _, loss_sum, hits = tf.while_loop(lambda index, *_: index < steps, step,
+                                          (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
+        return loss_sum, hits
+
+    def _train_epoch(self, order):
+        block = self.batch_size * STEPS_PER_CALL
+        blocks_end = self.size // block * block
+        batches_end = self.size // self.batch_size * self.batch_size
+        loss_sum, hits = tf.constant(0.0), tf.constant(0.0)
+        for start in tf.range(0, blocks_end, block):
+            indices = tf.ensure_shape(order[start:start + block], [block])
+            block_loss, block_hits = self._compiled_steps(tf.gather(self.images, indices),
+                                                          tf.gather(self.labels, indices))
+            loss_sum, hits = loss_sum + block_loss, hits + block_hits
+        for steps, rest in ((self._train_steps, order[blocks_end:batches_end]), (self._train_step, order[batches_end:])):
+            if rest.shape[0]:  # the full batches after the last block, then the last, smaller batch
+                rest_loss, rest_hits = steps(tf.gather(self.images, rest), tf.gather(self.labels, rest))
+                loss_sum, hits = loss_sum + rest_loss, hits + rest_hits
+        return loss_sum / self.size, hits / self.size
+
+    def __call__(self, order: np.ndarray) -> dict[str, float]:
+        loss, accuracy = self._epoch(tf.constant(order))
+        return {"loss": float(loss), "accuracy": float(accuracy)}
 
 
 def train(
@@ -145,37 +270,43 @@ def train(
     callbacks: list[keras.callbacks.Callback] = (),
     verbose: int = 0,
 ) -> dict[str, list[float]]:
-    """Fit a compiled model; return its per-epoch history.
+    """Train a compiled model like ``fit``; return its per-epoch history.
 
-    Images may be uint8 (scaled here like the notebook) or already float. The
-    history holds Keras' ``loss``/``accuracy`` (running means over the epoch, as the
-    notebook's progress bar shows them), ``val_loss``/``val_accuracy``, ``seconds``,
-    and ``test_loss``/``test_accuracy`` when ``test_data`` is given.
+    Images may be uint8 (scaled here like the notebook) or already float. Each epoch
+    visits the training set in a new order from ``epoch_orders(n, seed, epochs)``.
+    The history holds ``loss``/``accuracy`` (means over the epoch's updates, as
+    ``fit`` and the notebook's progress bar report them), ``val_loss``/``val_accuracy``,
+    ``seconds``, and ``test_loss``/``test_accuracy`` when ``test_data`` is given.
+    Keras callbacks work as in ``fit`` at the epoch level (``EarlyStopping`` included).
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
     x_train, y_train = _prepared(train_data)
-    x_val, y_val = _prepared(validation_data)
     extra: list[keras.callbacks.Callback] = [EpochTimer()]
     if test_data is not None:
         extra.append(EvaluateEachEpoch(*_prepared(test_data), prefix="test"))
-    history = model.fit(
-        training_batches(x_train, y_train, batch_size, seed),
-        validation_data=(x_val, y_val),
-        validation_batch_size=EVALUATION_BATCH_SIZE,
-        epochs=epochs,
-        callbacks=[*extra, *callbacks],
-        shuffle=False,  # the pipeline already reshuffles every epoch
-        verbose=verbose,
+    run_epoch = EpochRunner(model, x_train, y_train, batch_size)
+    validate = Evaluation(model, validation_data)
+    callback_list = keras.callbacks.CallbackList(
+        [*extra, *callbacks], add_history=True, add_progbar=verbose != 0, model=model,
+        verbose=verbose, epochs=epochs, steps=-(-len(x_train) // batch_size),
     )
-    return {name: [float(v) for v in values] for name, values in history.history.items()}
+    model.stop_training = False
+    callback_list.on_train_begin()
+    for epoch, order in enumerate(epoch_orders(len(x_train), seed, epochs)):
+        callback_list.on_epoch_begin(epoch)
+        logs = run_epoch(order)
+        logs.update({f"val_{name}": value for name, value in validate().items()})
+        callback_list.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    callback_list.on_train_end()
+    return {name: [float(v) for v in values] for name, values in model.history.history.items()}
 
 
 def evaluate(model: keras.Model, data: tuple[np.ndarray, np.ndarray]) -> dict[str, float]:
     """Loss and accuracy in inference mode (dropout off, batch norm's moving statistics)."""
-    x, y = _prepared(data)
-    loss, accuracy = model.evaluate(x, y, batch_size=EVALUATION_BATCH_SIZE, verbose=0)
-    return {"loss": float(loss), "accuracy": float(accuracy)}
+    return Evaluation(model, data)()
 
 
 def _prepared(data):

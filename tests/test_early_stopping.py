@@ -50,9 +50,10 @@ def test_patience_on_a_noisy_curve():
         by_patience[1].stopped_epoch,
         by_patience[1].best_epoch,
     )
-    # Patience 0 stops at the first bump, far from the run's lowest validation loss.
-    assert by_patience[0].stopped_epoch < 10
-    assert by_patience[0].best_val_loss > min(curve) + 0.1
+    # Patience 0 stops at the first bump, before the run's lowest validation loss.
+    lowest_epoch = int(np.argmin(curve)) + 1
+    assert by_patience[0].stopped_epoch < lowest_epoch
+    assert by_patience[0].best_val_loss > min(curve)
     # Patience 5 rides out the bumps and finds the lowest point of the whole run.
     assert by_patience[5].best_val_loss == min(curve)
     assert by_patience[5].stopped_epoch == by_patience[5].best_epoch + 5

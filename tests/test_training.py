@@ -1,4 +1,5 @@
-"""The training path: seeded, deterministic, and a new order of the examples every epoch."""
+"""The training path: seeded, deterministic, a new order of the examples every epoch, and
+the same computation as Keras' ``fit``."""
 
 import keras
 import numpy as np
@@ -8,10 +9,12 @@ import tensorflow as tf
 from snippets.data import load_mnist, notebook_split
 from snippets.models import build_mlp, notebook_model
 from snippets.training import (
+    STEPS_PER_CALL,
     as_float_images,
     compile_like_notebook,
     epoch_orders,
     seed_everything,
+    supports_xla,
     train,
     training_batches,
 )
@@ -73,12 +76,92 @@ def orders_seen_by_fit(n, epochs, seed, batch_size=10):
 
 
 def test_keras_fit_sees_a_new_order_every_epoch():
-    """The trap: seeded fit on arrays repeats one order. Our pipeline through fit does not."""
+    """The trap: seeded fit on arrays repeats one order. training_batches through fit does not."""
     seen = orders_seen_by_fit(n=64, epochs=3, seed=0)
     assert all(sorted(row) == list(range(64)) for row in seen)  # every example once per epoch
     assert not np.array_equal(seen[0], seen[1]) and not np.array_equal(seen[1], seen[2])
     assert np.array_equal(seen, orders_seen_by_fit(n=64, epochs=3, seed=0))  # same seed, same orders
     assert not np.array_equal(seen, orders_seen_by_fit(n=64, epochs=3, seed=1))
+
+
+class IndexRecorder(keras.layers.Layer):
+    """Records, inside the compiled training steps, the example indices it is fed (feature 0)."""
+
+    def __init__(self, capacity):
+        super().__init__()
+        self.seen = self.add_weight(shape=(capacity,), initializer="zeros", dtype="int32", trainable=False)
+        self.count = self.add_weight(shape=(), initializer="zeros", dtype="int32", trainable=False)
+
+    def call(self, x, training=False):
+        if training:
+            indices = tf.cast(x[:, 0], tf.int32)
+            positions = self.count + tf.range(tf.shape(indices)[0])
+            self.seen.assign(tf.tensor_scatter_nd_update(self.seen, positions[:, None], indices))
+            self.count.assign_add(tf.shape(indices)[0])
+        return x
+
+
+def orders_seen_by_train(n, epochs, seed, batch_size=10):
+    seed_everything(seed)
+    recorder = IndexRecorder(capacity=n * epochs)
+    model = compile_like_notebook(keras.Sequential([keras.Input(shape=(1,)), recorder, keras.layers.Dense(2)]))
+    x = np.arange(n, dtype=np.float32)[:, None]
+    train(model, (x, np.zeros(n, np.int64)), (x, np.zeros(n, np.int64)), seed=seed, epochs=epochs,
+          batch_size=batch_size)
+    assert supports_xla(model)  # the recorder ran inside the XLA programs
+    assert int(recorder.count.numpy()) == n * epochs  # exactly one pass per epoch
+    return recorder.seen.numpy().reshape(epochs, n)
+
+
+def test_train_feeds_each_epoch_in_the_order_of_epoch_orders():
+    # 407 examples in batches of 10: two XLA programs of 16 steps, 8 steps in the graph, a batch of 7
+    assert STEPS_PER_CALL == 16
+    seen = orders_seen_by_train(n=407, epochs=3, seed=5)
+    assert np.array_equal(seen, np.stack(epoch_orders(407, seed=5, epochs=3)))
+    assert not np.array_equal(seen[0], seen[1])
+
+
+def test_train_computes_what_fit_computes(small_mnist):
+    """One epoch of ``train`` against ``fit`` fed the same batches in the same order: the
+    same reported loss and accuracy and the same weights, up to XLA's rounding."""
+    train_data, val_data = small_mnist
+    x, y = as_float_images(train_data[0]), train_data[1]
+    order = epoch_orders(len(x), seed=11, epochs=1)[0]
+
+    def trained(fit_with_keras):
+        seed_everything(0)
+        model = compile_like_notebook(notebook_model(batch_norm=True))
+        if fit_with_keras:
+            batches = tf.data.Dataset.from_tensor_slices((x[order], y[order])).batch(32)
+            history = model.fit(batches, validation_data=(as_float_images(val_data[0]), val_data[1]), shuffle=False,
+                                verbose=0)
+            history = history.history
+        else:
+            history = train(model, train_data, val_data, seed=11, epochs=1)
+        return history, model.get_weights()
+
+    (ours, our_weights), (keras_history, keras_weights) = trained(False), trained(True)
+    for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert ours[name][0] == pytest.approx(keras_history[name][0], rel=1e-4, abs=1e-4), name
+    for mine, theirs in zip(our_weights, keras_weights, strict=True):  # includes batch norm's moving statistics
+        np.testing.assert_allclose(mine, theirs, rtol=1e-3, atol=1e-5)
+
+
+def test_early_stopping_works_through_train(small_mnist):
+    seed_everything(0)
+    model = compile_like_notebook(build_mlp())
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=0, min_delta=10.0)  # stops after 1 epoch
+    history = train(model, *small_mnist, seed=0, epochs=5, callbacks=[stopper])
+    assert len(history["loss"]) == 2 and stopper.stopped_epoch == 1
+
+
+def test_models_xla_cannot_compile_train_without_it(small_mnist):
+    augmentation = keras.Sequential([keras.layers.RandomTranslation(0.1, 0.1), keras.layers.RandomRotation(0.03)])
+    model = compile_like_notebook(build_mlp(augmentation=augmentation))
+    assert not supports_xla(model) and supports_xla(compile_like_notebook(build_mlp(dropout=0.5)))
+    seed_everything(0)
+    history = train(model, *small_mnist, seed=0, epochs=3)
+    assert history["loss"][2] < history["loss"][0]  # it learns, in a graph without XLA
 
 
 @pytest.mark.parametrize("batch_norm", [False, True])
