@@ -9,8 +9,8 @@ size 32, one pass over the training images per epoch in a fresh order, the first
 * notebook: the notebook's code as written (float64 ``X / 255`` arrays,
   ``model.fit(Xtr, ytr, validation_data=..., batch_size=32)``), unseeded.
 * project: ``snippets.training.train`` (seeded, deterministic, float32 images
-  kept in memory, one graph call per epoch, the training steps compiled by XLA a
-  few at a time).
+  kept in memory, one graph call per epoch, the training steps compiled by XLA in
+  loops of many steps).
 
 Every training run is a fresh Python process (so that its peak memory is its own
 and no TensorFlow setting leaks from one way to the other); the two ways alternate
@@ -201,13 +201,12 @@ def train_notebook_way(model_name: str, epochs: int, train_size: int, validation
 #: Variants of the project path, each differing from snippets/training.py in one setting:
 #: "threads" ([intra, inter] op threads; 0 = TensorFlow's default), "constants" (module
 #: constants of snippets.training), "env" (the worker's environment), "determinism": False
-#: (op determinism left off), "xla": False (the steps run as a plain TensorFlow graph),
-#: "fit": True (Keras' fit instead of train, fed by snippets.training.training_batches; one
+#: (op determinism left off), "fit": True (Keras' fit instead of train, fed by snippets.training.training_batches; one
 #: thread per op is fit's best setting here).
 VARIANTS = {
     "keras-fit": {"fit": True, "threads": [1, 1],
                   "label": "Keras fit: tf.data pipeline, steps_per_execution 256, one thread per op, no XLA"},
-    "no-xla": {"xla": False, "label": "steps as a plain TensorFlow graph, no XLA"},
+    "no-xla": {"constants": {"USE_XLA": False}, "label": "steps as a plain TensorFlow graph, no XLA"},
     "one-thread": {"threads": [1, 1], "label": "one thread per op"},
     "default-threads": {"threads": [0, 0], "label": "TensorFlow's default thread pools"},
     "steps-per-call-1": {"constants": {"STEPS_PER_CALL": 1}, "label": "one step per XLA program"},
@@ -235,8 +234,6 @@ def train_project_way(model_name: str, epochs: int, train_size: int, validation_
         if not hasattr(training, name):
             raise AttributeError(f"snippets.training has no constant {name}")
         setattr(training, name, value)
-    if variant.get("xla") is False:
-        training.supports_xla = lambda model: False  # train asks this before compiling its steps
 
     train_data, validation_data = _load_split(train_size, validation_size)
     rss_before = _rss_kib()
@@ -266,7 +263,7 @@ def train_project_way(model_name: str, epochs: int, train_size: int, validation_
         "peak_rss_kib": _peak_rss_kib(),
         "input_dtype": "float32",
         "training_loop": "keras fit" if variant.get("fit") else "snippets.training.train",
-        "xla": not variant.get("fit") and training.supports_xla(model),
+        "xla": not variant.get("fit") and training.USE_XLA and training.supports_xla(model),
         "steps_per_call": int(model.steps_per_execution) if variant.get("fit") else training.STEPS_PER_CALL,
         "op_threads": [tf.config.threading.get_intra_op_parallelism_threads(),
                        tf.config.threading.get_inter_op_parallelism_threads()],
@@ -357,10 +354,9 @@ def measure_breakdown(model_name: str, train_size: int, validation_size: int, se
     (x_u8, y), (xv_u8, yv) = _load_split(train_size, validation_size)
     x, xv = training.as_float_images(x_u8), training.as_float_images(xv_u8)
     order = training.epoch_orders(len(x), seed, 1)[0]
-    compiled = training.supports_xla
     seconds = {}
     for name, xla in (("training_epoch_seconds", True), ("training_epoch_no_xla_seconds", False)):
-        training.supports_xla = compiled if xla else (lambda model: False)
+        training.USE_XLA = xla
         training.seed_everything(seed)
         model = training.compile_like_notebook(notebook_model(batch_norm=model_name == "batchnorm"))
         run_epoch = training.EpochRunner(model, x, y, BATCH_SIZE)

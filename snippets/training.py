@@ -29,6 +29,8 @@ NOTEBOOK_EPOCHS = 15
 #: Training steps per call from Python into the compiled graph (Keras' steps_per_execution),
 #: for models trained with ``fit``.
 STEPS_PER_EXECUTION = 256
+#: Whether ``train`` compiles its training steps with XLA (for models whose layers all allow it).
+USE_XLA = True
 #: Training steps per call into one XLA program by ``train`` (a loop inside the program).
 STEPS_PER_CALL = 16
 #: TensorFlow's thread pools: two threads inside an op, one op at a time. The XLA-compiled
@@ -209,7 +211,7 @@ class EpochRunner:
         self.images, self.labels = tf.constant(x), tf.constant(y, dtype=tf.int32)
         _build_model_and_loss(model, x, y)
         model.optimizer.build(model.trainable_variables)
-        self._compiled_steps = tf.function(self._train_steps, jit_compile=supports_xla(model))
+        self._compiled_steps = tf.function(self._train_steps, jit_compile=USE_XLA and supports_xla(model))
         self._epoch = tf.function(self._train_epoch)
 
     def _train_step(self, x, y):
@@ -284,7 +286,7 @@ def train(
     x_train, y_train = _prepared(train_data)
     extra: list[keras.callbacks.Callback] = [EpochTimer()]
     if test_data is not None:
-        extra.append(EvaluateEachEpoch(*_prepared(test_data), prefix="test"))
+        extra.append(EvaluateEachEpoch(*test_data, prefix="test"))
     run_epoch = EpochRunner(model, x_train, y_train, batch_size)
     validate = Evaluation(model, validation_data)
     callback_list = keras.callbacks.CallbackList(
