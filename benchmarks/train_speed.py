@@ -43,7 +43,7 @@ from importlib import metadata
 from pathlib import Path
 
 from snippets.cli import positive_int
-from snippets.experiment import write_json_atomically
+from snippets.studies.results import write_json_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "results" / "benchmark" / "train_speed.json"
@@ -359,7 +359,7 @@ def measure_breakdown(model_name: str, train_size: int, validation_size: int, se
         training.USE_XLA = xla
         training.seed_everything(seed)
         model = training.compile_like_notebook(notebook_model(batch_norm=model_name == "batchnorm"))
-        run_epoch = training.EpochRunner(model, x, y, BATCH_SIZE)
+        run_epoch = training.EpochRunner(model, (x, y), BATCH_SIZE)
         run_epoch(order)  # traces and compiles
         seconds[name] = _best_seconds(lambda: run_epoch(order))
     evaluation_batch = training.EVALUATION_BATCH_SIZE

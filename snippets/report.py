@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from snippets.experiment import (
+from snippets.studies.configs import STUDIES
+from snippets.studies.results import (
     DEFAULT_RESULTS_DIR,
     PROJECT_ROOT,
-    STUDIES,
     ResultsFileError,
     read_results,
     write_json_atomically,
@@ -320,7 +320,7 @@ def technique_summary(results: StudyResults, name: str, baseline: str, numbers: 
 
 
 def settings_table(study: str) -> str:
-    """Each configuration's settings, read from the study's definition in experiment.py."""
+    """Each configuration's settings, read from the study's definition in snippets/studies/configs.py."""
     rows = []
     for c in STUDIES[study]:
         knobs = [f"{key}={val}" for key, val in c.model.items()]

@@ -44,22 +44,24 @@ INTER_OP_THREADS = 1
 EVALUATION_BATCH_SIZE = 1024
 
 
-def _set_thread_pools() -> bool:
-    """Apply ``INTRA_OP_THREADS``/``INTER_OP_THREADS``; False if TensorFlow already runs here.
+def set_thread_pools(intra_op: int = INTRA_OP_THREADS, inter_op: int = INTER_OP_THREADS) -> bool:
+    """Set TensorFlow's thread pools; False if TensorFlow already runs in this process.
 
     TensorFlow fixes its thread pools when it runs its first op, so this works only
-    when this module is imported before any TensorFlow computation; otherwise the
-    process keeps TensorFlow's defaults (same results, slower).
+    before any TensorFlow computation; afterwards the process keeps the pools it has.
+    Importing this module calls it with the defaults above (a side effect on purpose:
+    pages that import it train with the measured settings); the studies set one thread
+    per op for their runs (``snippets.studies.runs.use_threads``).
     """
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(INTRA_OP_THREADS)
-        tf.config.threading.set_inter_op_parallelism_threads(INTER_OP_THREADS)
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
     except RuntimeError:
         return False
     return True
 
 
-THREAD_POOLS_SET = _set_thread_pools()
+THREAD_POOLS_SET = set_thread_pools()
 
 
 def seed_everything(seed: int) -> None:
@@ -173,9 +175,25 @@ class EvaluateEachEpoch(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self._evaluation is None:  # the model is known only once training has begun
-            self._evaluation = Evaluation(self.model, (self.x, self.y))
+            self._evaluation = _program(Evaluation, self.model, (self.x, self.y))
         for name, value in self._evaluation().items():
             logs[f"{self.prefix}_{name}"] = value
+
+
+def _program(kind: type, model: keras.Model, data: tuple[np.ndarray, np.ndarray], *settings):
+    """``kind(model, data, *settings)``, made once per model, array objects and settings.
+
+    Training the same model on the same arrays again (the studies do, one seed after
+    another) reuses the traced and XLA-compiled program instead of compiling anew.
+    The programs live on the model (past Keras' attribute tracking), so they go when it goes.
+    """
+    programs = vars(model).setdefault("_training_programs", [])
+    for entry_kind, entry_data, entry_settings, program in programs:
+        if entry_kind is kind and entry_settings == settings and all(a is b for a, b in zip(entry_data, data)):
+            return program
+    program = kind(model, data, *settings)
+    programs.append((kind, tuple(data), settings, program))  # the arrays are kept: their ids stay theirs
+    return program
 
 
 def _build_model_and_loss(model: keras.Model, x: np.ndarray, y: np.ndarray) -> None:
@@ -206,7 +224,8 @@ class EpochRunner:
     reports as ``loss`` and ``accuracy``.
     """
 
-    def __init__(self, model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int):
+    def __init__(self, model: keras.Model, data: tuple[np.ndarray, np.ndarray], batch_size: int):
+        x, y = data
         self.model, self.batch_size, self.size = model, batch_size, len(x)
         self.images, self.labels = tf.constant(x), tf.constant(y, dtype=tf.int32)
         _build_model_and_loss(model, x, y)
@@ -287,8 +306,8 @@ def train(
     extra: list[keras.callbacks.Callback] = [EpochTimer()]
     if test_data is not None:
         extra.append(EvaluateEachEpoch(*test_data, prefix="test"))
-    run_epoch = EpochRunner(model, x_train, y_train, batch_size)
-    validate = Evaluation(model, validation_data)
+    run_epoch = _program(EpochRunner, model, (x_train, y_train), batch_size)
+    validate = _program(Evaluation, model, validation_data)
     callback_list = keras.callbacks.CallbackList(
         [*extra, *callbacks], add_history=True, add_progbar=verbose != 0, model=model,
         verbose=verbose, epochs=epochs, steps=-(-len(x_train) // batch_size),
@@ -308,7 +327,7 @@ def train(
 
 def evaluate(model: keras.Model, data: tuple[np.ndarray, np.ndarray]) -> dict[str, float]:
     """Loss and accuracy in inference mode (dropout off, batch norm's moving statistics)."""
-    return Evaluation(model, data)()
+    return _program(Evaluation, model, data)()
 
 
 def _prepared(data):

@@ -9,17 +9,18 @@ import time
 
 import pytest
 
-from snippets.experiment import REQUIRED_FIELDS, read_results
+from snippets.studies.results import REQUIRED_FIELDS, read_results
 from tests.conftest import ROOT, SMOKE, run_cli
 
 
 def test_help_documents_every_command():
     done = run_cli("--help")
     assert done.returncode == 0
-    for command in ("data", "study", "report", "check-site"):
+    for command in ("data", "study", "merge", "report", "check-site"):
         assert command in done.stdout
     study_help = run_cli("study", "--help").stdout
-    for option in ("--seeds", "--only", "--epochs", "--train-size", "--results", "--force"):
+    for option in ("--seeds", "--only", "--epochs", "--train-size", "--results", "--force",
+                   "--executor", "--workers", "--scheduler", "--shard"):
         assert option in study_help
     assert "batchnorm_hidden" in study_help and "early_stopping" in study_help  # the valid configurations
 
@@ -104,7 +105,7 @@ def test_interrupted_study_keeps_finished_runs_and_resumes(tmp_path):
 
 
 def test_smoke_study_covers_every_configuration(smoke_results):
-    from snippets.experiment import STUDIES
+    from snippets.studies.configs import STUDIES
 
     for study, configs in STUDIES.items():
         for config in configs:

@@ -5,7 +5,8 @@ import shutil
 
 import pytest
 
-from snippets.experiment import STUDIES, read_results, write_json_atomically
+from snippets.studies.configs import STUDIES
+from snippets.studies.results import read_results, write_json_atomically
 from snippets.report import check_site, load_study, summarize, write_report
 
 

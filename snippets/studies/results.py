@@ -1,0 +1,196 @@
+"""Results files and their provenance: one JSON file per run, written atomically.
+
+A results file holds the run's per-epoch history, final train/validation/test
+metrics, wall time, the full configuration, library versions, the git commit, the
+CPU and a *key*: a hash of the configuration, the seed, the training code and the
+library versions. A finished run whose key still matches is never rerun; a run made
+by other code is rerun. Files are written to a temporary name and then renamed, so
+an interrupted study never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from snippets.studies.configs import RunConfig
+
+RESULTS_FORMAT = 1
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_RESULTS_DIR = PROJECT_ROOT / "results"
+PACKAGE = PROJECT_ROOT / "snippets"
+# The modules whose code decides a run's numbers: a change in any of them reruns the studies.
+# (Which executor ran a run does not: it is not part of the key.)
+CODE_MODULES = ("data.py", "models.py", "training.py", "studies/runs.py")
+REQUIRED_FIELDS = ("format", "key", "config", "seed", "history", "final", "versions", "code", "wall_seconds")
+
+
+# ---------------------------------------------------------------- provenance
+
+
+def library_versions() -> dict[str, str]:
+    import keras
+    import pandas
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "pandas": pandas.__version__,
+    }
+
+
+def code_fingerprint() -> str:
+    """A hash of the modules that decide a run's numbers."""
+    digest = hashlib.sha256()
+    for name in CODE_MODULES:
+        digest.update(name.encode())
+        digest.update((PACKAGE / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def git_commit() -> str:
+    """The checkout's commit, with "+modified" when the package has uncommitted changes."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
+        )
+        commit = result.stdout.strip() if result.returncode == 0 else ""
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "snippets"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        return (commit + ("+modified" if dirty else "")) or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run_key(config: RunConfig, seed: int, versions: dict[str, str], fingerprint: str) -> str:
+    """Identifies a run's inputs: configuration, seed, code and library versions."""
+    payload = json.dumps(
+        {"config": dataclasses.asdict(config), "seed": seed, "versions": versions, "code": fingerprint},
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+# ---------------------------------------------------------------- files
+
+
+def results_path(results_dir: Path, config: RunConfig, seed: int) -> Path:
+    return Path(results_dir) / config.study / config.name / f"seed-{seed}.json"
+
+
+def write_json_atomically(path: Path, payload: dict) -> None:
+    """Write to a temporary file in the same folder, then rename: never half a file.
+
+    The file is made readable by others (0644), like any file a user writes, not
+    private as ``tempfile`` creates it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(handle, 0o644)
+        with os.fdopen(handle, "w") as stream:
+            json.dump(payload, stream, indent=1)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class ResultsFileError(ValueError):
+    """A results file that is unreadable, truncated, or not one of ours."""
+
+
+def read_results(path: Path) -> dict:
+    """Load and validate one results file; raise ResultsFileError saying what is wrong."""
+    try:
+        payload = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ResultsFileError(f"{path}: not readable JSON ({error})") from None
+    if not isinstance(payload, dict):
+        raise ResultsFileError(f"{path}: not a results object")
+    missing = [name for name in REQUIRED_FIELDS if name not in payload]
+    if missing:
+        raise ResultsFileError(f"{path}: not a results file of this project (missing {', '.join(missing)})")
+    if payload["format"] != RESULTS_FORMAT:
+        raise ResultsFileError(f"{path}: results format {payload['format']}, expected {RESULTS_FORMAT}")
+    return payload
+
+
+def finished_run(path: Path, key: str) -> dict | None:
+    """The stored run if it exists and was made from the same inputs, else None."""
+    if not path.exists():
+        return None
+    try:
+        payload = read_results(path)
+    except ResultsFileError:
+        return None
+    return payload if payload["key"] == key else None
+
+
+# ---------------------------------------------------------------- merging shards
+
+
+class MergeError(ValueError):
+    """Results folders that cannot be joined: the same run made from different inputs."""
+
+
+def results_files(folder: Path) -> dict[Path, dict]:
+    """Every results file under ``folder`` (study/configuration/seed-N.json), validated."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MergeError(f"{folder}: no such results folder")
+    return {path.relative_to(folder): read_results(path) for path in sorted(folder.glob("*/*/seed-*.json"))}
+
+
+def merge_results(sources: list[Path], destination: Path) -> tuple[int, int]:
+    """Copy the results files of ``sources`` (e.g. CI shards) into ``destination``.
+
+    The same run (study, configuration, seed) may appear in several folders only with
+    the same key; otherwise nothing is written and MergeError lists every conflict.
+    Returns (files copied, files that were already there).
+    """
+    destination = Path(destination)
+    chosen = results_files(destination) if destination.is_dir() else {}
+    where = dict.fromkeys(chosen, destination)
+    copies, already, conflicts = {}, 0, []
+    for source in sources:
+        for relative, payload in results_files(source).items():
+            if relative not in chosen:
+                chosen[relative], where[relative], copies[relative] = payload, source, payload
+            elif chosen[relative]["key"] != payload["key"]:
+                conflicts.append(
+                    f"{relative}: key {payload['key']} in {source} but {chosen[relative]['key']} in {where[relative]} "
+                    "(different code, library versions or configuration)"
+                )
+            else:
+                already += 1
+    if conflicts:
+        raise MergeError("refusing to merge runs made from different inputs:\n  " + "\n  ".join(conflicts))
+    for relative, payload in copies.items():
+        write_json_atomically(destination / relative, payload)
+    return len(copies), already

@@ -1,0 +1,196 @@
+"""One study run, as an executor's worker performs it: data, model, training, metrics.
+
+``perform(config, seed)`` is the whole of a run. It is a plain function of its
+arguments so that any executor can call it: in this process, in a pool of fresh
+worker processes, or on a Dask worker on another machine. What a run computes
+depends only on the configuration and the seed, never on where it runs: the thread
+count per op comes from the configuration and is set before TensorFlow's first op.
+
+A worker process keeps, per configuration, the model and its traced and XLA-compiled
+training program (``train`` caches them on the model), and starts each further seed
+from freshly initialized weights: the program is compiled once per configuration and
+worker, not once per run. A later run computes exactly what a fresh process would
+(tests/test_studies.py checks it). Models with Keras' augmentation layers, which XLA
+cannot compile, are built anew for every run: reusing their graph did not reproduce a
+fresh run's numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import time
+
+import numpy as np
+
+from snippets.studies.configs import RunConfig
+
+
+class RunSetupError(RuntimeError):
+    """A run that cannot start here as its configuration asks (e.g. TensorFlow already runs
+    with another thread count)."""
+
+
+def use_threads(threads: int) -> None:
+    """Fix TensorFlow's thread pools for the runs of this process: ``threads`` per op, one op at a time.
+
+    TensorFlow fixes its pools at its first op; after that only the same count is accepted.
+    """
+    from snippets import training
+
+    if training.set_thread_pools(intra_op=threads, inter_op=1):
+        return
+    import tensorflow as tf
+
+    current = tf.config.threading.get_intra_op_parallelism_threads()
+    if current != threads:
+        raise RunSetupError(
+            f"this process's TensorFlow already runs with {current or 'its default number of'} threads per op, "
+            f"but the run asks for {threads}; run studies from `python -m snippets study` "
+            "(or call use_threads before any TensorFlow work)"
+        )
+
+
+def prepare_data(config: RunConfig):
+    """The notebook's split as float32 images, optionally a smaller training set with some
+    labels made wrong (always the same ones: the noise's seed is fixed)."""
+    return _prepared_data(config.train_size, config.label_noise)
+
+
+@functools.lru_cache(maxsize=4)
+def _prepared_data(train_size: int | None, label_noise: float):
+    # Made once per process: every run of a configuration trains on the same array objects,
+    # which lets it reuse the configuration's compiled training program.
+    from snippets.data import load_mnist, notebook_split
+    from snippets.training import as_float_images
+
+    (x_all, y_all), test = load_mnist()
+    (x_train, y_train), validation = notebook_split(x_all, y_all)
+    if train_size is not None:
+        x_train, y_train = x_train[:train_size], y_train[:train_size]
+    if label_noise:
+        y_train = corrupt_labels(y_train, label_noise, seed=0)
+    return tuple((as_float_images(x), y) for x, y in ((x_train, y_train), validation, test))
+
+
+def corrupt_labels(labels: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
+    """Replace ``fraction`` of the labels by a different, uniformly drawn class."""
+    rng = np.random.default_rng(seed)
+    labels = labels.copy()
+    chosen = rng.choice(len(labels), size=round(fraction * len(labels)), replace=False)
+    labels[chosen] = (labels[chosen] + rng.integers(1, 10, size=len(chosen))) % 10
+    return labels
+
+
+def augmentation_layer(settings: dict, seed: int):
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.layers.RandomTranslation(settings["translate"], settings["translate"], fill_mode="constant", seed=seed),
+            keras.layers.RandomRotation(settings["rotate"], fill_mode="constant", seed=seed + 1),
+        ],
+        name="augmentation",
+    )
+
+
+def build_compiled_model(config: RunConfig, seed: int):
+    """The configuration's model, initialized from ``seed``, compiled with SGD."""
+    from snippets.models import build_mlp
+    from snippets.training import compile_like_notebook, seed_everything
+
+    seed_everything(seed)
+    augmentation = augmentation_layer(config.augmentation, seed) if config.augmentation else None
+    model = build_mlp(augmentation=augmentation, seed=seed, **config.model)
+    return compile_like_notebook(model, learning_rate=config.learning_rate)
+
+
+class _Reusable:
+    """A configuration's model, whose compiled training program later runs reuse."""
+
+    def __init__(self, model):
+        self.model = model
+        self.initial_optimizer_state = None
+
+    def start_from(self, fresh):
+        """Make the kept model what ``fresh`` is: its weights, statistics, random-number states
+        and a new optimizer state. The compiled program, which refers to these variables, stays."""
+        kept, new = self.model.variables, fresh.variables
+        if [v.shape for v in kept] != [v.shape for v in new]:
+            raise RunSetupError("a configuration's model changed shape between runs")
+        for variable, value in zip(kept, new):
+            variable.assign(value)
+        optimizer = self.model.optimizer
+        if self.initial_optimizer_state is None:
+            self.initial_optimizer_state = [np.array(v) for v in optimizer.variables]
+        for variable, value in zip(optimizer.variables, self.initial_optimizer_state):
+            variable.assign(value)
+
+
+_REUSABLE: dict[str, _Reusable] = {}
+
+
+def _model_for(config: RunConfig, seed: int):
+    """A model initialized as ``build_compiled_model(config, seed)``, reusing this process's
+    compiled program for the configuration when there is one."""
+    from snippets.training import supports_xla
+
+    fresh = build_compiled_model(config, seed)
+    if not supports_xla(fresh):
+        return fresh
+    identity = json.dumps(dataclasses.asdict(config), sort_keys=True)
+    reusable = _REUSABLE.get(identity)
+    if reusable is None:
+        _REUSABLE[identity] = _Reusable(fresh)
+        return fresh
+    reusable.start_from(fresh)
+    return reusable.model
+
+
+def run_one(config: RunConfig, seed: int) -> dict:
+    """Train one configuration with one seed; return its history, metrics and timing."""
+    import keras
+
+    from snippets.training import evaluate, train
+
+    use_threads(config.threads)
+    train_data, validation, test = prepare_data(config)
+    model = _model_for(config, seed)
+    callbacks = []
+    if config.early_stopping_patience is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True
+        ))
+    start = time.perf_counter()
+    history = train(
+        model,
+        train_data,
+        validation,
+        seed=seed,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        test_data=test if config.test_each_epoch else None,
+        callbacks=callbacks,
+    )
+    final = {f"{split}_{metric}": value for split, data in (("train", train_data), ("val", validation), ("test", test))
+             for metric, value in evaluate(model, data).items()}
+    return {
+        "history": history,
+        "final": final,
+        "epochs_run": len(history["loss"]),
+        "parameters": int(model.count_params()),
+        "wall_seconds": time.perf_counter() - start,
+    }
+
+
+def perform(config: RunConfig, seed: int) -> dict:
+    """A run and where it ran: what an executor returns to the study for one (configuration, seed)."""
+    from snippets.quiet_start import import_tensorflow
+    from snippets.studies.results import code_fingerprint, cpu_model, library_versions
+
+    # A worker's first import of TensorFlow; its Python warnings about functions traced
+    # again (one model after another) are expected here.
+    import_tensorflow().get_logger().setLevel("ERROR")
+    outcome = run_one(config, seed)
+    return {**outcome, "versions": library_versions(), "code": code_fingerprint(), "cpu": cpu_model()}

@@ -1,0 +1,209 @@
+"""Studies at scale: the same numbers on every executor, faults, shards and merging.
+
+The executors are real: a pool of spawned worker processes and a Dask
+``LocalCluster`` started here, reached through its scheduler's address as a remote
+cluster would be.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from snippets.studies.configs import study_configs
+from snippets.studies.executors import DaskExecutor, InProcess
+from snippets.studies.results import MergeError, merge_results, read_results, write_json_atomically
+from snippets.studies.study import Shard, plan_runs
+from tests.conftest import run_cli
+
+TINY = ["--seeds", "2", "--epochs", "2", "--train-size", "400"]
+TINY_CONFIGS = ["none", "dropout", "batch_norm", "early_stopping", "augmentation"]
+# What legitimately differs between two runs of the same inputs: the clock and the command line.
+TIMING_FIELDS = {"wall_seconds", "finished", "command"}
+
+
+def comparable(path: Path) -> dict:
+    """A results file without its timings."""
+    run = read_results(path)
+    run = {name: value for name, value in run.items() if name not in TIMING_FIELDS}
+    run["history"] = {name: values for name, values in run["history"].items() if name != "seconds"}
+    return run
+
+
+def results_of(folder: Path) -> dict[str, dict]:
+    return {str(path.relative_to(folder)): comparable(path) for path in sorted(folder.rglob("seed-*.json"))}
+
+
+@pytest.fixture(scope="module")
+def local_cluster():
+    """A real Dask cluster of two worker processes on this machine, as `dask scheduler` + `dask worker` make one."""
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    yield cluster
+    cluster.close()
+
+
+def test_every_executor_writes_the_same_results(tmp_path, local_cluster):
+    """In this process, a pool of two workers and a Dask cluster: identical files, timings aside."""
+    ways = {
+        "in-process": ["--executor", "in-process"],
+        "pool": ["--workers", "2"],
+        "dask": ["--scheduler", local_cluster.scheduler_address],
+    }
+    outputs = {}
+    for way, options in ways.items():
+        done = run_cli("study", "regularizers", "--only", *TINY_CONFIGS, *TINY, *options,
+                       "--results", str(tmp_path / way))
+        assert done.returncode == 0, f"{way}: {done.stderr[-3000:]}"
+        assert f"done: {2 * len(TINY_CONFIGS)} run(s) trained" in done.stdout, done.stdout
+        outputs[way] = results_of(tmp_path / way)
+    assert len(outputs["in-process"]) == 2 * len(TINY_CONFIGS)
+    assert outputs["pool"] == outputs["in-process"]
+    assert outputs["dask"] == outputs["in-process"]
+    cpus = {run["cpu"] for runs in outputs.values() for run in runs.values()}
+    assert len(cpus) == 1 and cpus != {""}
+
+
+def test_a_later_run_of_a_configuration_equals_a_fresh_one(tmp_path):
+    """A worker reuses a configuration's compiled program for its next seeds: same numbers as a fresh process."""
+    script = (
+        "import json, sys\n"
+        "from snippets.studies.configs import study_configs\n"
+        "from snippets.studies.runs import perform\n"
+        "configs = study_configs('regularizers', ['dropout', 'batch_norm'])\n"
+        "out = {}\n"
+        "for config in configs:\n"
+        "    config = config.with_overrides(epochs=2, train_size=400)\n"
+        "    for seed in map(int, sys.argv[1:]):\n"
+        "        run = perform(config, seed)\n"
+        "        out[f'{config.name}-{seed}'] = [run['history']['loss'], run['final']]\n"
+        "print(json.dumps(out))\n"
+    )
+    def runs(*seeds):
+        done = subprocess.run([sys.executable, "-c", script, *map(str, seeds)], capture_output=True, text=True,
+                              timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    together, alone = runs(0, 1), runs(1)
+    assert together["dropout-1"] == alone["dropout-1"]
+    assert together["batch_norm-1"] == alone["batch_norm-1"]
+    assert together["dropout-0"] != together["dropout-1"]  # the second seed really started afresh
+
+
+def _times_ten(value: int, marker: str | None = None) -> int:
+    """With a marker file name: a task whose worker is killed (SIGKILL) on its first attempt."""
+    if marker and not os.path.exists(marker):
+        Path(marker).write_text("killed once")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return value * 10
+
+
+def _always_dies(value: int) -> int:
+    os.kill(os.getpid(), signal.SIGKILL)
+    return value
+
+
+def _square(value: int) -> int:
+    return value * value
+
+
+def test_a_killed_worker_loses_only_its_task_which_is_retried_once(tmp_path):
+    executor = DaskExecutor.local(2)
+    try:
+        tasks = [(1,), (2, str(tmp_path / "marker")), (3,), (4,)]
+        outcomes = dict(executor.map_unordered(_times_ten, tasks))
+        assert outcomes == {0: 10, 1: 20, 2: 30, 3: 40}  # the killed task was retried; the others never noticed
+        assert (tmp_path / "marker").exists()  # it really was killed once
+        again = dict(executor.map_unordered(_square, [(3,), (4,)]))
+        assert again == {0: 9, 1: 16}  # the pool works on after its worker was replaced
+        outcomes = dict(executor.map_unordered(_always_dies, [(5,)]))
+        assert type(outcomes[0]).__name__ == "KilledWorker"  # killed twice: reported, not retried forever
+    finally:
+        executor.close()
+
+
+def test_in_process_reports_a_failing_task_and_goes_on():
+    outcomes = dict(InProcess().map_unordered(lambda x: 1 / x, [(0,), (2,)]))
+    assert isinstance(outcomes[0], ZeroDivisionError) and outcomes[1] == 0.5
+
+
+def test_an_unreachable_scheduler_is_a_clear_error_not_a_hang():
+    done = run_cli("study", "notebook", "--seeds", "1", "--scheduler", "tcp://127.0.0.1:9", "--results", "/nonexistent")
+    assert done.returncode == 1 and "cannot reach the Dask scheduler" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--shard", "3/2"], "shard 3/2: I must be between 1 and N"),
+    (["--shard", "half"], "a shard is I/N with whole numbers"),
+    (["--workers", "2", "--executor", "in-process"], "--workers sets the size of the local pool"),
+    (["--scheduler", "tcp://127.0.0.1:9", "--executor", "pool"], "--scheduler needs the dask executor"),
+    (["--executor", "dask"], "needs --scheduler ADDRESS or $DASK_SCHEDULER_ADDRESS"),
+])
+def test_bad_executor_settings_are_refused(args, expected, tmp_path):
+    env_free = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
+
+    done = subprocess.run([sys.executable, "-m", "snippets", "study", "notebook", *args, "--results", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, env=env_free)
+    assert done.returncode in (1, 2) and expected in done.stderr, done.stderr
+
+
+def test_shards_split_a_study_into_disjoint_parts_that_cover_it(tmp_path):
+    configs = study_configs("regularizers")
+    whole, _ = plan_runs(configs, range(5), tmp_path)
+    parts = [plan_runs(configs, range(5), tmp_path, shard=Shard(i, 3))[0] for i in (1, 2, 3)]
+    keys = [run.key for part in parts for run in part]
+    assert sorted(keys) == sorted(run.key for run in whole) and len(set(keys)) == len(whole) == 40
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
+def _fake_run(folder: Path, name: str, seed: int, key: str) -> Path:
+    path = folder / "regularizers" / name / f"seed-{seed}.json"
+    write_json_atomically(path, {"format": 1, "key": key, "config": {"name": name}, "seed": seed, "history": {},
+                                 "final": {}, "versions": {}, "code": "c", "wall_seconds": 1.0})
+    return path
+
+
+def test_merge_joins_shards_and_refuses_runs_made_from_different_inputs(tmp_path):
+    one, two, into = tmp_path / "shard-1", tmp_path / "shard-2", tmp_path / "results"
+    _fake_run(one, "none", 0, "k0")
+    _fake_run(two, "none", 1, "k1")
+    _fake_run(two, "none", 0, "k0")  # the same run in both shards: fine
+    assert merge_results([one, two], into) == (2, 1)
+    assert read_results(into / "regularizers" / "none" / "seed-1.json")["key"] == "k1"
+    assert stat.S_IMODE((into / "regularizers" / "none" / "seed-1.json").stat().st_mode) == 0o644
+
+    _fake_run(two, "dropout", 0, "new")
+    _fake_run(one, "dropout", 0, "old")
+    with pytest.raises(MergeError, match="dropout/seed-0.json: key new in .*shard-2 but old in .*shard-1"):
+        merge_results([one, two], into)
+    assert not (into / "regularizers" / "dropout").exists()  # nothing written when a key differs
+
+    done = run_cli("merge", str(one), str(two), "--into", str(into))
+    assert done.returncode == 1 and "refusing to merge" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_results_files_are_readable_by_others(tmp_path):
+    path = tmp_path / "a" / "run.json"
+    write_json_atomically(path, {"x": 1})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize("executor", ["in-process", "pool"])
+def test_the_command_line_prints_no_tensorflow_start_up_lines(tmp_path, executor):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user's shell has it
+    done = subprocess.run([sys.executable, "-m", "snippets", "study", "regularizers", "--only", "none", "--seeds", "1",
+                           "--epochs", "1", "--train-size", "200", "--executor", executor, "--results", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for noise in ("cuInit", "cuda drivers", "absl::InitializeLog", "oneDNN custom operations"):
+        assert noise not in done.stderr + done.stdout
