@@ -15,6 +15,11 @@ AXE := build/vendor/axe.min.js
 AXE_PACKAGE := axe-core@4.14.1
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Where the studies' runs execute: a local pool of WORKERS processes (default: one per core),
+# or the Dask cluster whose scheduler is at SCHEDULER (e.g. make results SCHEDULER=tcp://host:8786).
+WORKERS ?=
+SCHEDULER ?=
+STUDY_EXECUTOR := $(if $(SCHEDULER),--scheduler $(SCHEDULER),$(if $(WORKERS),--workers $(WORKERS)))
 
 .PHONY: help setup data assets browser test results report site serve bench clean
 
@@ -56,12 +61,13 @@ test: setup browser $(AXE) ## the whole test suite
 	$(PY) -m pytest
 
 results: setup ## run both studies in full (finished runs are reused) and the speed benchmark
-	$(PY) -m snippets study all
+	$(PY) -m snippets study all $(STUDY_EXECUTOR)
 	$(MAKE) --no-print-directory $(BENCHMARK)
 
-# The benchmark reruns only when the code it measures changes.
+# The site's speed benchmark, in its short form: both ways on both models, one repeat, no
+# variants. It reruns only when the code it measures changes; `make bench` runs the full form.
 $(BENCHMARK): $(INSTALLED) snippets/training.py snippets/models.py benchmarks/train_speed.py
-	$(PY) benchmarks/train_speed.py --output $@
+	$(PY) benchmarks/train_speed.py --repeats 1 --variants --no-breakdown --output $@
 
 report: results ## tables and figures from the results files into docs/generated
 	$(PY) -m snippets report
@@ -72,8 +78,9 @@ site: report ## build the site into site/ with the measured results
 serve: report ## build the site with the measured results and serve it on http://$(HOST):$(PORT)
 	$(PY) -m mkdocs serve --strict --dev-addr $(HOST):$(PORT)
 
-bench: setup ## training-speed benchmark: the notebook's code vs the project's training path (always reruns)
+bench: setup ## benchmarks in full: training speed (notebook vs project, variants) and study throughput (always rerun)
 	$(PY) benchmarks/train_speed.py --output $(BENCHMARK)
+	$(PY) benchmarks/study_throughput.py
 
 clean:
 	rm -rf site build docs/generated .pytest_cache

@@ -2,10 +2,11 @@
 
 Every code block on the site imports from this package, and every number on the
 site is computed by it. Modules: ``data`` (MNIST), ``models`` (the notebook's MLP
-and its variants), ``training`` (the seeded, fast recipe), ``experiment`` (the
-studies and their results files), ``report`` and ``performance_report`` (tables and
-figures), ``plotting`` (figures as inline SVG), one module per chapter's
-demonstrations, and ``cli`` (``python -m snippets``).
+and its variants), ``training`` (the seeded, fast recipe), ``studies`` (the studies:
+configurations, runs, results files, executors), ``report`` and ``performance_report``
+(tables and figures), ``plotting`` (figures as inline SVG), one module per chapter's
+demonstrations, ``quiet_start`` (TensorFlow without its start-up chatter) and ``cli``
+(``python -m snippets``).
 """
 
 import os

@@ -181,7 +181,9 @@ def provenance_lines(data: dict) -> str:
         + ".",
         "- **Libraries:** " + ", ".join(f"{name} {version}" for name, version in versions.items())
         + f"; oneDNN {data.get('onednn', 'default')}.",
-        f"- **Run:** {config['epochs']} epochs × {config['repeats']} repeats per model and way, alternating, "
+        "- **Run:** "
+        + ("the benchmark's short form (`make bench` runs the full form), " if _short_form(config) else "")
+        + f"{config['epochs']} epochs × {config['repeats']} repeat(s) per model and way, alternating, "
         f"{config['train_size']:,} training and {config['validation_size']:,} validation images, batch "
         f"{config['batch_size']}, learning rate {config['learning_rate']}; each run in its own process; "
         f"seconds per epoch are medians over the epochs after the first and include the validation pass; "
@@ -194,6 +196,11 @@ def provenance_lines(data: dict) -> str:
         f"- **Measured:** {data['date']}, commit `{data['git_commit']}`, command `{data.get('command', '')}`.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _short_form(config: dict) -> bool:
+    """One repeat and no variants: what the site's build runs."""
+    return config["repeats"] == 1 and not config.get("variants")
 
 
 def render_performance(json_path: Path | str) -> str:

@@ -458,6 +458,12 @@ def provenance(results: StudyResults) -> str:
             "These runs were made by **different code or library versions** (see above): the table mixes them. "
             f"Run `python -m snippets study {results.study}` to bring every run up to date."
         )
+    if len(cpus) > 1:
+        warnings.append(
+            f"These runs come from **{len(cpus)} different CPU models** (see above). The same seed can give "
+            "different numbers on different instruction sets, so runs of one configuration are not exact "
+            "repeats of each other across machines; differences between configurations are still paired by seed."
+        )
     if results.nonstandard:
         warnings.append(
             f"Configurations {', '.join(f'`{n}`' for n in results.nonstandard)} were run with **settings other than "

@@ -125,3 +125,13 @@ def test_check_site_requires_complete_standard_studies(results, tmp_path):
     fake_site(generated, site)
     _, problems = check_site(results, site, generated, require_complete=True)
     assert any("non-standard settings" in p for p in problems)
+
+
+def test_runs_from_several_cpu_models_are_flagged(results, tmp_path):
+    path = results / "notebook" / "plain" / "seed-1.json"
+    run = read_results(path)
+    write_json_atomically(path, {**run, "cpu": "Another CPU 1000"})
+    write_report(results, tmp_path / "generated")
+    provenance = (tmp_path / "generated" / "notebook_provenance.md").read_text()
+    assert "2 different CPU models" in provenance and "Another CPU 1000" in provenance
+    assert "different CPU models" not in (tmp_path / "generated" / "regularizers_provenance.md").read_text()
