@@ -1,0 +1,54 @@
+"""The demonstrations' disk cache: off by default, served from disk when on, never stale."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from snippets import penalties
+from snippets.demo_cache import ENV_VAR, cache_folder, code_fingerprint
+
+
+def count_calls(monkeypatch, module, name) -> list:
+    """Record every call of ``module.name`` (the real function still runs)."""
+    calls, real = [], getattr(module, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def test_a_cached_demo_runs_once_and_gives_the_uncached_result(monkeypatch, tmp_path):
+    # _fit_sparse_problem trains two Keras models (fit_linear_keras), the cheapest cached demo.
+    fits = count_calls(monkeypatch, penalties, "fit_linear_keras")
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "demos"))
+    first = penalties._fit_sparse_problem(0.3, 0)
+    assert len(fits) == 2
+    assert list((tmp_path / "demos" / code_fingerprint()).rglob("output.pkl"))
+    second = penalties._fit_sparse_problem(0.3, 0)
+    assert len(fits) == 2  # served from the disk cache: nothing trained
+    monkeypatch.delenv(ENV_VAR)
+    uncached = penalties._fit_sparse_problem(0.3, 0)
+    assert len(fits) == 4  # cache off: trained again
+    for result in (first, second):
+        assert result.keys() == uncached.keys()
+        assert all(np.array_equal(result[k], uncached[k]) for k in uncached)  # bit-identical
+
+
+def test_the_cache_is_off_unless_the_variable_names_a_folder(monkeypatch):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert cache_folder() is None
+    monkeypatch.setenv(ENV_VAR, "  ")
+    assert cache_folder() is None
+
+
+def test_any_source_change_changes_the_fingerprint(tmp_path):
+    package = tmp_path / "package"
+    package.mkdir()
+    (package / "a.py").write_text("X = 1\n")
+    before = code_fingerprint(package)
+    (package / "a.py").write_text("X = 2\n")
+    code_fingerprint.cache_clear()  # it is computed once per process
+    assert code_fingerprint(package) != before
