@@ -35,7 +35,11 @@ def cache_folder() -> Path | None:
 
 @functools.lru_cache(maxsize=None)
 def code_fingerprint(package: Path = PACKAGE) -> str:
-    """A short hash of every .py file of ``package`` and of the libraries' versions."""
+    """A short hash of every .py file of ``package`` and of the libraries' versions.
+
+    Computed once per process, at the first cached call: it stands for the code this
+    process imported, not for a file edited while it runs.
+    """
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*.py")):
         digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")

@@ -44,11 +44,12 @@ def test_the_cache_is_off_unless_the_variable_names_a_folder(monkeypatch):
     assert cache_folder() is None
 
 
-def test_any_source_change_changes_the_fingerprint(tmp_path):
-    package = tmp_path / "package"
-    package.mkdir()
-    (package / "a.py").write_text("X = 1\n")
-    before = code_fingerprint(package)
-    (package / "a.py").write_text("X = 2\n")
-    code_fingerprint.cache_clear()  # it is computed once per process
-    assert code_fingerprint(package) != before
+def test_the_fingerprint_follows_the_source_not_the_folder(tmp_path):
+    packages = {}
+    for name, source in (("one", "X = 1\n"), ("same", "X = 1\n"), ("changed", "X = 2\n")):
+        packages[name] = tmp_path / name
+        (packages[name] / "sub").mkdir(parents=True)
+        (packages[name] / "sub" / "a.py").write_text(source)
+    one, same, changed = (code_fingerprint(packages[name]) for name in ("one", "same", "changed"))
+    assert one == same  # a fresh clone elsewhere shares the cache
+    assert one != changed  # any edit of any module: a new, empty cache
