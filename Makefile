@@ -4,6 +4,10 @@
 SHELL := /bin/bash
 export NO_MKDOCS_2_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
+# The chapters' costly demonstrations run once and are shared by the tests, the docs tests and
+# the site build through this disk cache (snippets/demo_cache.py). Readers' code runs uncached;
+# `HANDBOOK_DEMO_CACHE= make test` does too.
+export HANDBOOK_DEMO_CACHE ?= $(CURDIR)/.cache/demos
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -83,4 +87,4 @@ bench: setup ## benchmarks in full: training speed (notebook vs project, variant
 	$(PY) benchmarks/study_throughput.py
 
 clean:
-	rm -rf site build docs/generated .pytest_cache
+	rm -rf site build docs/generated .pytest_cache .cache/demos

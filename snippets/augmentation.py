@@ -133,9 +133,11 @@ from functools import lru_cache
 import pandas as pd
 
 from snippets.augmentation import horizontal_flip, label_preserving_augmentation, train_small
+from snippets.demo_cache import demo_cache
 
 
 @lru_cache(maxsize=4)  # the page's table and the tests share one run per seed; treat as read-only
+@demo_cache  # ... and share it across processes when $HANDBOOK_DEMO_CACHE names a folder
 def augmentation_study(seed=0, n_train=500, epochs=40):
     """The same model, data, seed and schedule, with three choices of augmentation."""
     choices = {
@@ -155,9 +157,11 @@ import numpy as np
 import pandas as pd
 
 from snippets.augmentation import train_small
+from snippets.demo_cache import demo_cache
 
 
 @lru_cache(maxsize=4)  # the page's table, its figure and the tests share one run; treat as read-only
+@demo_cache  # ... and share it across processes when $HANDBOOK_DEMO_CACHE names a folder
 def learning_curve(sizes=(250, 500, 1000, 2000, 4000), steps=320, seed=0):
     """Train and validation accuracy against the number of training images.
 

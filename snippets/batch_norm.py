@@ -23,6 +23,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from snippets.demo_cache import demo_cache
+
 # --8<-- [start:formula]
 import numpy as np
 
@@ -486,6 +488,7 @@ def pixel_variance(x: np.ndarray, chunk: int = 5000) -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
+@demo_cache
 def input_batch_norm_on_mnist(seed: int = 0, threshold: float = 1e-3, batch_size: int = 32) -> InputBatchNorm:
     """Count MNIST's near-constant pixels and measure what the notebook's input batch norm does to them."""
     x_fit, x_test = _cached_mnist_pixels()

@@ -23,6 +23,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from snippets.demo_cache import demo_cache
+
 #: The small MNIST problem of the chapter: training and validation sizes, epochs.
 N_TRAIN = 2000
 N_VALIDATION = 1000
@@ -142,11 +144,13 @@ def small_mnist(n_train: int = N_TRAIN, n_validation: int = N_VALIDATION):
 
 
 @lru_cache(maxsize=8)
+@demo_cache
 def _trained_mlp(rate: float, seed: int, epochs: int, n_train: int):
     """Train the notebook's MLP with dropout ``rate``; return its weights and history.
 
     Cached so that the chapter's demonstrations (and their tests) train each
-    configuration once per process. Weights, not the model, are cached: callers
+    configuration once per process, or once in all with ``$HANDBOOK_DEMO_CACHE``
+    (``snippets.demo_cache``). Weights, not the model, are cached: callers
     rebuild a fresh model, so nothing shared can be changed by accident.
     """
     from snippets.models import build_mlp
@@ -379,6 +383,7 @@ class VarianceShift:
 
 
 @lru_cache(maxsize=4)
+@demo_cache
 def dropout_batch_norm_variance_shift(
     rate=0.5, seed=0, epochs=EPOCHS, n_train=N_TRAIN
 ) -> tuple[VarianceShift, VarianceShift]:

@@ -84,11 +84,13 @@ from functools import lru_cache
 
 import keras
 
+from snippets.demo_cache import demo_cache
 from snippets.models import build_mlp
 from snippets.training import compile_like_notebook, evaluate, seed_everything, train
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=8)  # the page's table and the tests share one run per setting
+@demo_cache  # ... and share it across processes when $HANDBOOK_DEMO_CACHE names a folder
 def early_stopping_run(restore_best_weights, patience=3, max_epochs=40, seed=0):
     """Train the MLP with EarlyStopping; report the stop and the weights left in the model."""
     train_data, validation_data = small_mnist()

@@ -11,7 +11,9 @@ Two small experiments on MNIST, each a few seconds on a CPU:
   accuracy, which stays at chance.
 
 Both studies are cached (``functools.lru_cache``): the chapter's table and figure
-blocks, and the tests, share one run per seed. Treat the returned frames as read-only.
+blocks, and the tests, share one run per seed; with ``$HANDBOOK_DEMO_CACHE`` set they
+also share it across processes (``snippets.demo_cache``). Treat the returned frames as
+read-only.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+
+from snippets.demo_cache import demo_cache
 
 TRAIN_SIZE = 600  # training images in the memorization study
 LABEL_NOISE = 0.4  # fraction of them whose label is replaced by a wrong one
@@ -117,6 +121,7 @@ def fit_noisy_labels(data, regularizer, *, epochs=40, learning_rate=5e-4, seed=0
 
 
 @lru_cache(maxsize=4)
+@demo_cache
 def _memorization_study(seed, epochs):
     data = noisy_mnist_subset(seed=seed)
     x_train = data["x_train"]
@@ -207,6 +212,7 @@ def random_labels_experiment(train_size=300, epochs=30, seed=0):
 
 
 @lru_cache(maxsize=4)
+@demo_cache
 def _random_label_study(train_size, epochs, seed):
     results = random_labels_experiment(train_size, epochs, seed)
     summary = pd.DataFrame(

@@ -25,6 +25,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from snippets.demo_cache import demo_cache
+
 #: Noise weights with |w| below this count as "near zero" in the sparsity table.
 NEAR_ZERO = 1e-3
 #: The strength used for both penalties in the sparsity demonstration.
@@ -204,15 +206,20 @@ def fit_lasso_ista(problem, l1, *, iterations=5000):
 @lru_cache(maxsize=4)
 def sparse_fits(strength: float = SPARSITY_STRENGTH, seed: int = 0) -> dict[str, np.ndarray]:
     """Fitted weights of the three methods on :func:`sparse_problem` (cached, read-only)."""
+    fits = _fit_sparse_problem(strength, seed)
+    for weights in fits.values():
+        weights.setflags(write=False)  # after the disk cache, whose copies are writable
+    return fits
+
+
+@demo_cache
+def _fit_sparse_problem(strength, seed):
     problem = sparse_problem(seed=seed)
-    fits = {
+    return {
         f"L1({strength}), Keras SGD": fit_linear_keras(problem, keras.regularizers.L1(strength), seed=seed),
         f"L2({strength}), Keras SGD": fit_linear_keras(problem, keras.regularizers.L2(strength), seed=seed),
         f"L1({strength}), proximal (ISTA)": fit_lasso_ista(problem, strength),
     }
-    for weights in fits.values():
-        weights.setflags(write=False)
-    return fits
 
 
 # --8<-- [start:sparsity_table]
@@ -313,6 +320,14 @@ def weight_trajectory(problem, optimizer, regularizer=None, *, epochs=10, batch_
 @lru_cache(maxsize=2)
 def weight_decay_runs(weight_decay: float = 0.1, learning_rate: float = 0.01, seed: int = 0):
     """Trajectories of five runs that differ only in how the weights are pulled to zero."""
+    trajectories = _weight_decay_trajectories(weight_decay, learning_rate, seed)
+    for trajectory in trajectories.values():
+        trajectory.setflags(write=False)  # after the disk cache, whose copies are writable
+    return trajectories
+
+
+@demo_cache
+def _weight_decay_trajectories(weight_decay, learning_rate, seed):
     wd, lr = weight_decay, learning_rate
     problem = sparse_problem(seed=seed)
     L2, SGD, Adam = keras.regularizers.L2, keras.optimizers.SGD, keras.optimizers.Adam
@@ -324,10 +339,7 @@ def weight_decay_runs(weight_decay: float = 0.1, learning_rate: float = 0.01, se
         f"AdamW(weight_decay={wd})": (keras.optimizers.AdamW(lr, weight_decay=wd), None),
         f"Adam + L2({wd / 2})": (Adam(lr), L2(wd / 2)),
     }
-    trajectories = {name: weight_trajectory(problem, opt, reg, seed=seed) for name, (opt, reg) in runs.items()}
-    for trajectory in trajectories.values():
-        trajectory.setflags(write=False)
-    return trajectories
+    return {name: weight_trajectory(problem, opt, reg, seed=seed) for name, (opt, reg) in runs.items()}
 
 
 # --8<-- [start:weight_decay_table]

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from snippets import dropout as d
+from snippets.demo_cache import ENV_VAR
 
 
 def test_numpy_dropout_conventions_match_in_expectation():
@@ -83,9 +84,10 @@ def test_dropout_before_batch_norm_shifts_variance():
     assert after.output_std_at_inference == pytest.approx(1.0, abs=0.05)
 
 
-def test_same_seed_gives_the_same_training():
+def test_same_seed_gives_the_same_training(monkeypatch):
     weights, history = d._trained_mlp(0.5, 0, d.EPOCHS, d.N_TRAIN)
     d._trained_mlp.cache_clear()
+    monkeypatch.delenv(ENV_VAR, raising=False)  # train again for real, not from the disk cache
     weights_again, history_again = d._trained_mlp(0.5, 0, d.EPOCHS, d.N_TRAIN)
     assert history == history_again
     assert all(np.array_equal(a, b) for a, b in zip(weights, weights_again))

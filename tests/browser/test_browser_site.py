@@ -20,6 +20,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from snippets.demo_cache import ENV_VAR as DEMO_CACHE
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_PAGE = "studies/walkthrough/"
 COPY_RUN_TIMEOUT_S = 600  # per page; a whole chapter's blocks should take well under a minute
@@ -118,13 +120,31 @@ def test_no_serious_accessibility_violation(visits, summary):
 # Copy = run
 
 
+def reader_environment() -> dict[str, str]:
+    """The environment of a reader who runs copied code: nothing from the checkout on
+    PYTHONPATH, and no demo cache, so every training on the page really runs."""
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", DEMO_CACHE)}
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["MPLBACKEND"] = "Agg"
+    return env
+
+
+def test_copied_code_runs_without_the_demo_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv(DEMO_CACHE, str(tmp_path / "demos"))
+    env = reader_environment()
+    assert DEMO_CACHE not in env
+    probe = "from snippets.demo_cache import cache_folder; print(cache_folder())"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "None"  # the decorated demonstrations run uncached
+
+
 def test_copied_python_runs(visits, scratch_dir, summary):
     """Each page's Python blocks, as its copy buttons give them, run in order in a fresh process."""
     pages = {path: v for path, v in light(visits).items() if v.python_copied or v.copy_failures}
     copy_failures = {path: v.copy_failures for path, v in pages.items() if v.copy_failures}
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["MPLBACKEND"] = "Agg"
+    env = reader_environment()
+    assert DEMO_CACHE not in env  # copy = run means the reader's run: no cached results
     failures, blocks_passed, pages_passed = {}, 0, 0
     for path, v in pages.items():
         if not v.python_copied:
