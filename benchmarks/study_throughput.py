@@ -35,7 +35,8 @@ from snippets.cli import positive_int
 from snippets.studies.results import DEFAULT_RESULTS_DIR, cpu_model, read_results, write_json_atomically
 
 WAYS = {"in-process": ["--executor", "in-process"], "pool-1": ["--workers", "1"], "pool-2": ["--workers", "2"]}
-TIMING_FIELDS = {"wall_seconds", "finished", "command"}
+#: What a run computed (its key names its inputs); the timings and provenance may differ.
+NUMBERS = ("key", "epochs_run", "parameters", "final")
 
 
 def run_way(options: list[str], study: list[str], folder: Path) -> float:
@@ -51,12 +52,14 @@ def run_way(options: list[str], study: list[str], folder: Path) -> float:
 
 
 def numbers(folder: Path) -> dict[str, dict]:
-    """Each run's results without its timings: what must be equal across executors."""
+    """Each run's numbers: what must be equal across executors."""
     out = {}
     for path in sorted(folder.rglob("seed-*.json")):
-        run = {k: v for k, v in read_results(path).items() if k not in TIMING_FIELDS}
-        run["history"] = {k: v for k, v in run["history"].items() if k != "seconds"}
-        out[str(path.relative_to(folder))] = run
+        run = read_results(path)
+        out[str(path.relative_to(folder))] = {
+            **{name: run[name] for name in NUMBERS},
+            "history": {name: values for name, values in run["history"].items() if name != "seconds"},
+        }
     return out
 
 
