@@ -263,7 +263,7 @@ def train_project_way(model_name: str, epochs: int, train_size: int, validation_
         "peak_rss_kib": _peak_rss_kib(),
         "input_dtype": "float32",
         "training_loop": "keras fit" if variant.get("fit") else "snippets.training.train",
-        "xla": not variant.get("fit") and training.USE_XLA and training.supports_xla(model),
+        "xla": not variant.get("fit") and training.compiles_with_xla(model),
         "steps_per_call": int(model.steps_per_execution) if variant.get("fit") else training.STEPS_PER_CALL,
         "op_threads": [tf.config.threading.get_intra_op_parallelism_threads(),
                        tf.config.threading.get_inter_op_parallelism_threads()],

@@ -121,7 +121,7 @@ def _raise_keyboard_interrupt(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in ("study", "report", "check-site"):
+    if args.command in ("report", "check-site"):
         from snippets.quiet_start import import_tensorflow
 
         import_tensorflow()
@@ -176,6 +176,9 @@ def run_studies(args, parser: argparse.ArgumentParser) -> int:
     except ValueError as error:
         parser.error(str(error))  # exit status 2 with the valid choices
 
+    from snippets.quiet_start import import_tensorflow
+
+    import_tensorflow()  # before anything imports it loudly; the arguments were checked without it
     # SIGTERM (CI cancelling, `kill`) stops like Ctrl-C: finished runs are already on disk.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     progress = StudyProgress()

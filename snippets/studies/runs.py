@@ -10,9 +10,9 @@ A worker process keeps, per configuration, the model and its traced and XLA-comp
 training program (``train`` caches them on the model), and starts each further seed
 from freshly initialized weights: the program is compiled once per configuration and
 worker, not once per run. A later run computes exactly what a fresh process would
-(tests/test_studies.py checks it). Models with Keras' augmentation layers, which XLA
-cannot compile, are built anew for every run: reusing their graph did not reproduce a
-fresh run's numbers.
+(tests/test_studies.py checks it). Models whose steps are not XLA-compiled (those with
+dropout or augmentation layers) are built anew for every run: reusing their graph did
+not reproduce a fresh run's numbers, and compiling a plain graph costs little.
 """
 
 from __future__ import annotations
@@ -134,10 +134,10 @@ _REUSABLE: dict[str, _Reusable] = {}
 def _model_for(config: RunConfig, seed: int):
     """A model initialized as ``build_compiled_model(config, seed)``, reusing this process's
     compiled program for the configuration when there is one."""
-    from snippets.training import supports_xla
+    from snippets.training import compiles_with_xla
 
     fresh = build_compiled_model(config, seed)
-    if not supports_xla(fresh):
+    if not compiles_with_xla(fresh):
         return fresh
     identity = json.dumps(dataclasses.asdict(config), sort_keys=True)
     reusable = _REUSABLE.get(identity)

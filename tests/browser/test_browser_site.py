@@ -10,6 +10,7 @@ serious or critical accessibility violation (axe-core).
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import subprocess
 import sys
@@ -145,27 +146,35 @@ def test_copied_python_runs(visits, scratch_dir, summary):
     copy_failures = {path: v.copy_failures for path, v in pages.items() if v.copy_failures}
     env = reader_environment()
     assert DEMO_CACHE not in env  # copy = run means the reader's run: no cached results
-    failures, blocks_passed, pages_passed = {}, 0, 0
+    scripts = {}
     for path, v in pages.items():
-        if not v.python_copied:
-            continue
-        folder = scratch_dir / (path.strip("/").replace("/", "-") or "index")
-        folder.mkdir()
-        script = folder / "copied.py"
-        script.write_text("\n\n".join(v.python_copied) + "\n", encoding="utf8")
+        if v.python_copied:
+            folder = scratch_dir / (path.strip("/").replace("/", "-") or "index")
+            folder.mkdir()
+            (folder / "copied.py").write_text("\n\n".join(v.python_copied) + "\n", encoding="utf8")
+            scripts[path] = folder
+
+    def run(folder):
         try:
-            result = subprocess.run(
-                [sys.executable, script.name], cwd=folder, env=env, capture_output=True, text=True, timeout=COPY_RUN_TIMEOUT_S
-            )
+            return subprocess.run([sys.executable, "copied.py"], cwd=folder, env=env, capture_output=True, text=True,
+                                   timeout=COPY_RUN_TIMEOUT_S)
         except subprocess.TimeoutExpired:
+            return None
+
+    # The pages' scripts are independent readers' runs: one per core at a time.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        results = dict(zip(scripts, pool.map(run, scripts.values())))
+    failures, blocks_passed, pages_passed = {}, 0, 0
+    for path, result in results.items():
+        copied = pages[path].python_copied
+        if result is None:
             failures[path] = [f"still running after {COPY_RUN_TIMEOUT_S} s"]
-            continue
-        if result.returncode == 0:
+        elif result.returncode == 0:
             pages_passed += 1
-            blocks_passed += len(v.python_copied)
+            blocks_passed += len(copied)
         else:
             tail = "\n".join(result.stderr.strip().splitlines()[-12:])
-            failures[path] = [f"exit {result.returncode} running its {len(v.python_copied)} copied blocks:\n{tail}"]
+            failures[path] = [f"exit {result.returncode} running its {len(copied)} copied blocks:\n{tail}"]
     summary["copy_run"] = {
         "blocks": sum(len(v.python_copied) for v in pages.values()),
         "blocks_passed": blocks_passed,
