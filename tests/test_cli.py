@@ -58,7 +58,9 @@ def test_data_verify_reports_a_missing_folder(tmp_path):
 
 
 def test_one_epoch_run_writes_a_valid_results_file(tmp_path):
-    args = ("study", "notebook", "--only", "plain", "--seeds", "1", "--epochs", "1", "--train-size", "300")
+    # In this process: the executors have tests of their own (test_studies.py).
+    args = ("study", "notebook", "--only", "plain", "--seeds", "1", "--executor", "in-process", "--epochs", "1",
+            "--train-size", "300")
     done = run_cli(*args, "--results", str(tmp_path))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "[1/1] notebook/plain seed 0" in done.stdout

@@ -138,10 +138,10 @@ def test_benchmark_help():
 
 
 def test_tiny_benchmark_run_writes_a_valid_file(tmp_path):
-    """Two epochs on 64 images, both ways twice, plus the one-thread, keras-fit and no-xla variants."""
+    """Two epochs on 64 images, both ways twice, plus the keras-fit and no-xla variants."""
     output = tmp_path / "bench" / "train_speed.json"
     command = [sys.executable, str(SCRIPT), "--epochs", "2", "--repeats", "2", "--models", "plain",
-               "--train-size", "64", "--validation-size", "32", "--variants", "one-thread", "keras-fit", "no-xla",
+               "--train-size", "64", "--validation-size", "32", "--variants", "keras-fit", "no-xla",
                "--no-breakdown", "--gemm-seconds", "0.002", "--quiet", "--output", str(output)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -155,7 +155,7 @@ def test_tiny_benchmark_run_writes_a_valid_file(tmp_path):
     assert project["peak_rss_mib"] > 0
     assert plain["project_deterministic"] is True  # same seed twice, identical history
     assert project["xla"] is True and project["training_loop"] == "snippets.training.train"
-    assert project["op_threads"] == [2, 1] and variants["one-thread"]["op_threads"] == [1, 1]
+    assert project["op_threads"] == [2, 1] and variants["keras-fit"]["op_threads"] == [1, 1]
     assert variants["keras-fit"]["training_loop"] == "keras fit" and variants["keras-fit"]["xla"] is False
     assert variants["keras-fit"]["deterministic"] is True
     assert variants["no-xla"]["xla"] is False and variants["no-xla"]["training_loop"] == "snippets.training.train"
