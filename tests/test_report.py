@@ -7,8 +7,10 @@ import shutil
 import pytest
 
 from snippets.studies.configs import STUDIES
-from snippets.studies.results import read_results, write_json_atomically
-from snippets.report import check_site, load_study, summarize, write_report
+from snippets.studies.report import write_report
+from snippets.studies.results import load_study, read_results, write_json_atomically
+from snippets.studies.site_check import check_site
+from snippets.studies.statistics import summarize
 
 
 @pytest.fixture

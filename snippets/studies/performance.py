@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-FORMAT = "train-speed/2"
+#: The benchmark file's format: benchmarks/train_speed.py writes it, this module reads it.
+BENCHMARK_FORMAT = "train-speed/2"
+#: Where the benchmark writes its file, relative to a results folder.
+BENCHMARK_FILE = Path("benchmark") / "train_speed.json"
 MODEL_NAMES = {"plain": "plain MLP", "batchnorm": "with batch norm"}
 WAY_NAMES = {"notebook": "notebook code", "project": "project path"}
 NOTEBOOK_WORKLOAD = {"train_size": 55_000, "validation_size": 5_000}
@@ -27,8 +30,8 @@ def load_benchmark(json_path: Path | str) -> dict:
         data = json.loads(path.read_text(encoding="utf8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise BenchmarkFileError(f"{path}: cannot read the benchmark ({type(error).__name__}: {error})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise BenchmarkFileError(f"{path}: not a {FORMAT} file; rerun `python benchmarks/train_speed.py`")
+    if not isinstance(data, dict) or data.get("format") != BENCHMARK_FORMAT:
+        raise BenchmarkFileError(f"{path}: not a {BENCHMARK_FORMAT} file; rerun `python benchmarks/train_speed.py`")
     for key in ("summary", "bound", "config", "machine", "versions"):
         if key not in data:
             raise BenchmarkFileError(f"{path}: no {key!r} section; rerun `python benchmarks/train_speed.py`")
@@ -236,3 +239,13 @@ def render_performance(json_path: Path | str) -> str:
                      "(median seconds per epoch after the first):\n\n" + variants)
     parts.append(provenance_lines(data))
     return "\n".join(parts)
+
+
+def performance_page(benchmark: Path) -> str:
+    """The performance page's generated Markdown, or how to make it when the benchmark has not run."""
+    if not Path(benchmark).exists():
+        return (
+            '!!! failure "No benchmark yet"\n    Run `python benchmarks/train_speed.py` (or `make bench`), '
+            "then `python -m snippets report`.\n"
+        )
+    return render_performance(benchmark)
