@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from snippets.studies.generated import GENERATED_REFERENCE
+
 ROOT = Path(__file__).resolve().parent.parent
 CONTAINER = re.compile(r"^(\s*)(!!!|\?\?\?\+?|===)\s")
 PYTHON_LANGUAGES = {"python", "py", "python3"}
@@ -48,9 +50,6 @@ def preprocessor_for(config):
     return _preprocessor(options)
 
 
-GENERATED_INCLUDE = re.compile(r'--8<--\s*"docs/generated/([^"]+)"')
-
-
 def expand_includes(lines: list[str], preprocessor=None) -> tuple[list[str], list[int]]:
     """Expand ``--8<--`` lines; return the new lines and each one's original line index.
 
@@ -61,7 +60,7 @@ def expand_includes(lines: list[str], preprocessor=None) -> tuple[list[str], lis
     preprocessor = preprocessor or snippet_preprocessor()
     out, origin = [], []
     for index, line in enumerate(lines):
-        generated = GENERATED_INCLUDE.search(line)
+        generated = GENERATED_REFERENCE.search(line)
         if generated and not (ROOT / "docs" / "generated" / generated.group(1)).exists():
             expanded = [line]
         else:
