@@ -60,15 +60,16 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def git_commit() -> str:
-    """The checkout's commit, with "+modified" when the package has uncommitted changes."""
+def git_commit(paths: tuple[str, ...] = ("snippets",)) -> str:
+    """The checkout's commit, with "+modified" when ``paths`` (the code that made the numbers)
+    have uncommitted changes."""
     try:
         result = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
         )
         commit = result.stdout.strip() if result.returncode == 0 else ""
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "snippets"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
+            ["git", "status", "--porcelain", "--", *paths], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
         ).stdout.strip()
         return (commit + ("+modified" if dirty else "")) or "unknown"
     except (OSError, subprocess.SubprocessError):
