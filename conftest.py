@@ -3,7 +3,7 @@
 pytest-markdown-docs parses Markdown with plain CommonMark. Two things on our pages
 would hide code from it: ``--8<--`` includes (the page shows the included file, the
 test would run the include line) and fences nested in admonitions or content tabs
-(CommonMark sees indented text). The parser in hooks/page_code.py (shared with the
+(CommonMark sees indented text). The parser in snippets/page_code.py (shared with the
 hook that writes each page's downloadable script and notebook) expands includes with
 pymdownx's own snippet preprocessor, configured from mkdocs.yml, and lifts nested
 blocks out of their containers, keeping each line's original number for error reports.
@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
+from snippets.page_code import HandbookParser
+
 ROOT = Path(__file__).resolve().parent
 DOCS = Path(os.environ.get("HANDBOOK_DOCS", ROOT / "docs")).resolve()  # another folder only in tests of this check
-sys.path.insert(0, str(ROOT / "hooks"))  # the parser lives with the MkDocs hooks that share it
-from page_code import HandbookParser, expand_includes, lift_containers  # noqa: E402,F401
 
 PYTHON_FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*\{?\s*\.?(python|py|python3)\b")
 
