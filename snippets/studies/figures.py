@@ -9,6 +9,24 @@ import numpy as np
 from snippets.studies.results import StudyResults
 from snippets.studies.statistics import METRICS, summarize, value
 
+def histories(runs: list[dict], key: str) -> list[list[float]]:
+    """One metric's per-epoch history, one list per run."""
+    return [run["history"][key] for run in runs]
+
+
+def band(ax, curves: list[list[float]], **style) -> None:
+    """The mean curve over seeds with a band of ± one standard deviation, in the line's colour.
+
+    Runs are cut to the shortest: early stopping ends them at different epochs.
+    """
+    length = min(len(curve) for curve in curves)
+    data = np.array([curve[:length] for curve in curves])
+    epochs = np.arange(1, length + 1)
+    mean, sd = data.mean(axis=0), data.std(axis=0)
+    ax.plot(epochs, mean, **style)
+    ax.fill_between(epochs, mean - sd, mean + sd, color=style["color"], alpha=0.15, linewidth=0)
+
+
 def learning_curves(results: StudyResults, metrics: list[tuple[str, str]], title: str):
     """Mean over seeds with a band of ± one standard deviation, per configuration."""
     from snippets.plotting import plt
@@ -19,13 +37,8 @@ def learning_curves(results: StudyResults, metrics: list[tuple[str, str]], title
         for index, (name, runs) in enumerate(results.runs.items()):
             color = colors[index % len(colors)]
             for split, style in (("", "--"), ("val_", "-")):
-                curves = [r["history"][split + key] for r in runs]
-                length = min(len(c) for c in curves)  # early stopping ends runs at different epochs
-                data = np.array([c[:length] for c in curves])
-                epochs = np.arange(1, length + 1)
-                mean, sd = data.mean(axis=0), data.std(axis=0)
-                ax.plot(epochs, mean, style, color=color, label=f"{name} ({'validation' if split else 'training'})")
-                ax.fill_between(epochs, mean - sd, mean + sd, color=color, alpha=0.15, linewidth=0)
+                band(ax, histories(runs, split + key), linestyle=style, color=color,
+                     label=f"{name} ({'validation' if split else 'training'})")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -44,19 +57,13 @@ def technique_panels(results: StudyResults, baseline: str):
     rows = math.ceil(len(names) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(12, 2.8 * rows), sharex=True, sharey=True, squeeze=False)
 
-    def band(ax, runs, key, **style):
-        length = min(len(r["history"][key]) for r in runs)
-        data = np.array([r["history"][key][:length] for r in runs])
-        epochs = np.arange(1, length + 1)
-        mean, sd = data.mean(axis=0), data.std(axis=0)
-        ax.plot(epochs, mean, **style)
-        ax.fill_between(epochs, mean - sd, mean + sd, color=style["color"], alpha=0.15, linewidth=0)
-
     for ax, name in zip(axes.flat, names):
         if name != baseline and baseline in results.runs:
-            band(ax, results.runs[baseline], "val_accuracy", color="#9e9e9e", label=f"{baseline}, validation")
-        band(ax, results.runs[name], "accuracy", color="#3949ab", linestyle="--", label="training (noisy labels)")
-        band(ax, results.runs[name], "val_accuracy", color="#e64a19", label="validation")
+            band(ax, histories(results.runs[baseline], "val_accuracy"), color="#9e9e9e",
+                 label=f"{baseline}, validation")
+        band(ax, histories(results.runs[name], "accuracy"), color="#3949ab", linestyle="--",
+             label="training (noisy labels)")
+        band(ax, histories(results.runs[name], "val_accuracy"), color="#e64a19", label="validation")
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3)
     for ax in axes.flat[len(names):]:
