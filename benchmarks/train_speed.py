@@ -43,7 +43,7 @@ from pathlib import Path
 
 from snippets.cli import positive_int
 from snippets.studies.flops import FLOP_FORMULA, dense_shapes, epoch_flops, training_step_products
-from snippets.studies.performance import BENCHMARK_FILE, BENCHMARK_FORMAT
+from snippets.studies.performance import BENCHMARK_FILE, BENCHMARK_FORMAT, terminal_summary
 from snippets.studies.results import DEFAULT_RESULTS_DIR, PROJECT_ROOT, cpu_model, git_commit, write_json_atomically
 
 DEFAULT_OUTPUT = DEFAULT_RESULTS_DIR / BENCHMARK_FILE
@@ -547,71 +547,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fmt(value, digits=2, suffix=""):
-    return "n/a" if value is None else f"{value:.{digits}f}{suffix}"
-
-
-def format_report(result: dict) -> str:
-    cfg, bound = result["config"], result["bound"]
-    lines = [
-        f"Machine: {result['machine']['cpu']}, {result['machine']['usable_cores']} usable cores; "
-        f"load average {result['load_average']['start']} at start, {result['load_average']['end']} at end",
-        f"Run: {cfg['epochs']} epochs x {cfg['repeats']} repeats, {cfg['train_size']} training and "
-        f"{cfg['validation_size']} validation images, batch {cfg['batch_size']}, commit {result['git_commit']}",
-        "",
-        f"{'model':10s} {'way':9s} {'run s':>7s} {'s/epoch':>8s} {'fastest':>7s} {'1st ep':>7s} {'cpu s/ep':>8s} "
-        f"{'peak RSS':>9s} {'bound %':>8s}  final val acc",
-    ]
-    for model, entry in result["summary"].items():
-        for way in WAYS:
-            if way not in entry:
-                continue
-            e = entry[way]
-            accuracy = " ".join(f"{a:.4f}" for a in e["final_val_accuracy"])
-            fraction = None if e["bound_fraction"] is None else 100 * e["bound_fraction"]
-            lines.append(
-                f"{model:10s} {way:9s} {_fmt(e['run_seconds_median'], 1):>7s} {_fmt(e['epoch_seconds_median'], 3):>8s} "
-                f"{_fmt(e['epoch_seconds_min'], 3):>7s} "
-                f"{_fmt(e['first_epoch_seconds_median'], 2):>7s} {_fmt(e['epoch_cpu_seconds_median'], 3):>8s} "
-                f"{_fmt(e['peak_rss_mib'], 0, ' MiB'):>9s} {_fmt(fraction, 1):>8s}  {accuracy}"
-            )
-        if "speedup" in entry:
-            lines.append(f"{'':10s} ratio notebook/project: {_fmt(entry['run_speedup'], 2, 'x')} whole run "
-                         f"({entry['notebook']['epochs']} epochs, first included), "
-                         f"{_fmt(entry['speedup'], 2, 'x')} per epoch (median), "
-                         f"{_fmt(entry['fastest_epoch_speedup'], 2, 'x')} fastest epoch, "
-                         f"{_fmt(entry['first_epoch_speedup'], 2, 'x')} first epoch, "
-                         f"{_fmt(entry['cpu_speedup'], 2, 'x')} CPU time")
-        det = entry["project_deterministic"]
-        lines.append(f"{'':10s} project path, same seed twice -> identical history: "
-                     f"{'not checked (needs --repeats >= 2)' if det is None else ('yes' if det else 'NO')}")
-        for name, v in entry.get("variants", {}).items():
-            lines.append(
-                f"{'':10s} variant {v['label']:38s} {_fmt(v['epoch_seconds_median'], 3):>6s} s/epoch "
-                f"({_fmt(v['relative_to_project'], 2, 'x')} project), first {_fmt(v['first_epoch_seconds_median'], 2)} s, "
-                f"cpu {_fmt(v['epoch_cpu_seconds_median'], 3)}, same history as project: {v['same_history_as_project']}"
-            )
-    lines += [
-        "",
-        f"Bound: {bound['flops']['total'] / 1e9:.1f} GFLOP per epoch ({bound['flops']['per_training_example'] / 1e6:.3f} "
-        f"MFLOP per training example; {bound['flop_formula']})",
-    ]
-    for name, g in bound["gemm"].items():
-        lines.append(f"  sgemm, {name}: {g['large_matmul']['gflops']:.0f} GFLOP/s at 2048^3, "
-                     f"{g['batch32_step']['gflops']:.0f} GFLOP/s at the batch-32 step's shapes -> "
-                     f"{g['epoch_gemm_seconds']:.3f} s per epoch; TensorFlow's cost per op (1x1x1 product in "
-                     f"the loop) {1e6 * g['loop_overhead_seconds']:.1f} us")
-    lines.append(f"  bound used: {bound['epoch_seconds']:.3f} s per epoch (the faster of the above)")
-    for model, parts in result.get("breakdown", {}).items():
-        lines.append(
-            f"Project path, {model}: training epoch without validation {parts['training_epoch_seconds']:.3f} s "
-            f"(without XLA {parts['training_epoch_no_xla_seconds']:.3f} s), validation "
-            f"{parts['validation_seconds']:.3f} s (with model.evaluate {parts['validation_keras_evaluate_seconds']:.3f} s)"
-        )
-    lines.append("Peak RSS: whole-process high-water mark (resource.getrusage ru_maxrss) of each run's own process.")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.worker:
@@ -693,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     result["summary"] = summarize(runs, bound)
     write_json_atomically(args.output, result)
-    print(format_report(result))
+    print(terminal_summary(result))
     print(f"wrote {args.output}")
     return 0
 
