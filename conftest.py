@@ -3,28 +3,30 @@
 pytest-markdown-docs parses Markdown with plain CommonMark. Two things on our pages
 would hide code from it: ``--8<--`` includes (the page shows the included file, the
 test would run the include line) and fences nested in admonitions or content tabs
-(CommonMark sees indented text). The parser in hooks/page_code.py (shared with the
+(CommonMark sees indented text). The parser in snippets/page_code.py (shared with the
 hook that writes each page's downloadable script and notebook) expands includes with
 pymdownx's own snippet preprocessor, configured from mkdocs.yml, and lifts nested
 blocks out of their containers, keeping each line's original number for error reports.
 
 After the run, the number of docs blocks that passed is compared with the number of
-Python fences written in the pages; fewer is a failure, never a silent skip.
+Python fences written in the pages; fewer is a failure, never a silent skip. A page with
+Python blocks that was not collected at all fails the run too, unless the run was
+narrowed on purpose (-k, -m, --deselect, --last-failed, or file arguments that leave
+out the docs folder).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
+from snippets.page_code import HandbookParser
+
 ROOT = Path(__file__).resolve().parent
 DOCS = Path(os.environ.get("HANDBOOK_DOCS", ROOT / "docs")).resolve()  # another folder only in tests of this check
-sys.path.insert(0, str(ROOT / "hooks"))  # the parser lives with the MkDocs hooks that share it
-from page_code import HandbookParser, expand_includes, lift_containers  # noqa: E402,F401
 
 PYTHON_FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*\{?\s*\.?(python|py|python3)\b")
 
@@ -38,16 +40,37 @@ def count_python_fences(path: Path) -> int:
     return sum(1 for line in path.read_text("utf8").splitlines() if PYTHON_FENCE.match(line))
 
 
+def narrowed_on_purpose(config: pytest.Config) -> bool:
+    """Whether the command line chose a part of the tests: then not every page is expected."""
+    option = config.option
+    if option.keyword or option.markexpr or getattr(option, "deselect", None) or getattr(option, "lf", False):
+        return True
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        return False  # pytest's own default: the testpaths of pyproject.toml, docs included
+    here = config.invocation_params.dir
+    named = [(here / arg.split("::")[0]).resolve() for arg in config.args]
+    return not any(path == DOCS or path in DOCS.parents for path in named)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Fail the run when fewer docs blocks passed than the pages hold."""
     if not session.config.option.markdowndocs:
         return
     collected = {Path(str(item.path)) for item in session.items if item.get_closest_marker("markdown-docs")}
     pages = sorted(page for page in DOCS.rglob("*.md") if "generated" not in page.relative_to(DOCS).parts)
-    if not pages or not all(page in collected or count_python_fences(page) == 0 for page in pages):
-        return  # a partial run (-k, one file): nothing to compare with
-    expected = sum(count_python_fences(page) for page in pages)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    uncollected = [page for page in pages if page not in collected and count_python_fences(page)]
+    if uncollected:
+        if narrowed_on_purpose(session.config):
+            return  # a partial run (-k, one file): nothing to compare with
+        reporter.write_line(
+            f"ERROR: {len(uncollected)} page(s) with Python blocks were not collected: "
+            + ", ".join(str(page.relative_to(DOCS)) for page in uncollected), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return
+    if not pages:
+        return
+    expected = sum(count_python_fences(page) for page in pages)
     root = session.config.rootpath
     passed = sum(
         1

@@ -39,15 +39,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 
 from snippets.cli import positive_int
-from snippets.studies.results import write_json_atomically
+from snippets.studies.flops import FLOP_FORMULA, dense_shapes, epoch_flops, training_step_products
+from snippets.studies.performance import BENCHMARK_FILE, BENCHMARK_FORMAT, terminal_summary
+from snippets.studies.results import DEFAULT_RESULTS_DIR, PROJECT_ROOT, cpu_model, git_commit, write_json_atomically
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUTPUT = ROOT / "results" / "benchmark" / "train_speed.json"
-FORMAT = "train-speed/2"
+DEFAULT_OUTPUT = DEFAULT_RESULTS_DIR / BENCHMARK_FILE
 MODELS = ("plain", "batchnorm")
 WAYS = ("notebook", "project")
 NOTEBOOK_TRAIN_IMAGES = 55_000
@@ -55,43 +54,6 @@ NOTEBOOK_VALIDATION_IMAGES = 5_000
 BATCH_SIZE = 32
 NOTEBOOK_EPOCHS = 15
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
-
-
-# ---------------------------------------------------------------- the machine bound (no TensorFlow needed)
-
-
-def dense_shapes() -> list[list[int]]:
-    """[fan_in, fan_out] of every Dense kernel of the notebook's MLP (needs Keras: call it in a worker)."""
-    import keras
-
-    sys.path.insert(0, str(ROOT))
-    from snippets.models import notebook_model
-
-    model = notebook_model()
-    return [list(layer.kernel.shape) for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-
-
-FLOP_FORMULA = (
-    "per training example, the sum over the Dense layers of 2·in·out (forward) + 2·in·out (weight gradient) "
-    "+ 2·in·out (input gradient, every layer but the first); per validation example, 2·in·out per layer "
-    "(forward only). Biases, activations, batch norm, the loss and the SGD update grow with the number of "
-    "units, not with in·out, and are not counted."
-)
-
-
-def epoch_flops(train_examples: int, validation_examples: int, shapes: list[list[int]]) -> dict:
-    """Floating-point operations of one epoch's matrix products (see FLOP_FORMULA)."""
-    forward = sum(2 * i * o for i, o in shapes)
-    weight_gradients = forward
-    input_gradients = sum(2 * i * o for i, o in shapes[1:])
-    per_train = forward + weight_gradients + input_gradients
-    return {
-        "per_training_example": per_train,
-        "per_validation_example": forward,
-        "training": per_train * train_examples,
-        "validation": forward * validation_examples,
-        "total": per_train * train_examples + forward * validation_examples,
-    }
 
 
 # ---------------------------------------------------------------- workers (each runs in its own process)
@@ -138,7 +100,6 @@ def _epoch_clock():
 
 def _load_split(train_size: int, validation_size: int):
     """The notebook's split of MNIST's training set, as uint8: (Xtr, ytr), (Xval, yval)."""
-    sys.path.insert(0, str(ROOT))
     from snippets.data import load_mnist
 
     (x, y), _ = load_mnist()
@@ -221,7 +182,6 @@ def train_project_way(model_name: str, epochs: int, train_size: int, validation_
                       variant: dict | None = None) -> dict:
     """snippets.training as the studies use it: seed, build, compile, train (optionally one setting changed)."""
     variant = variant or {}
-    sys.path.insert(0, str(ROOT))
     import tensorflow as tf
 
     from snippets import training  # sets its thread pools: no TensorFlow op has run in this process yet
@@ -317,12 +277,7 @@ def measure_gemm(train_size: int, validation_size: int, evaluation_batch: int, s
         return max(_matmul_seconds(m, k, n, target_seconds) - overhead, 1e-9)
 
     large_seconds = net(large, large, large)
-    step = []  # the products of one batch-32 training step
-    for index, (i, o) in enumerate(shapes):
-        step.append(("forward", BATCH_SIZE, i, o))
-        step.append(("weight gradient", i, BATCH_SIZE, o))
-        if index > 0:
-            step.append(("input gradient", BATCH_SIZE, o, i))
+    step = training_step_products(shapes, BATCH_SIZE)
     products = [{"role": r, "shape": [m, k, n], "seconds": net(m, k, n)} for r, m, k, n in step]
     step_seconds = sum(p["seconds"] for p in products)
     step_flops = sum(2 * m * k * n for _, m, k, n in step)
@@ -347,7 +302,6 @@ def measure_breakdown(model_name: str, train_size: int, validation_size: int, se
     same steps as a plain TensorFlow graph); the validation pass as train runs it
     (snippets.training.Evaluation) and with Keras' model.evaluate.
     """
-    sys.path.insert(0, str(ROOT))
     from snippets import training
     from snippets.models import notebook_model
 
@@ -378,7 +332,6 @@ def project_settings() -> dict:
     import numpy as np
     import tensorflow as tf
 
-    sys.path.insert(0, str(ROOT))
     from snippets import training
 
     constants = {name: getattr(training, name) for name in dir(training)
@@ -424,7 +377,7 @@ def run_worker(spec: dict, say=print) -> dict:
                    PYTHONWARNINGS="ignore", **variant.get("env", {}))
         command = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec), "--answer", str(answer)]
         start = time.perf_counter()
-        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=PROJECT_ROOT)
         if result.returncode != 0 or not answer.exists():
             raise RuntimeError(f"worker {spec} failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
         payload = json.loads(answer.read_text())
@@ -528,14 +481,6 @@ def summarize(runs: list[dict], bound: dict) -> dict:
 
 
 def machine_info() -> dict:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     memory = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -545,24 +490,13 @@ def machine_info() -> dict:
         pass
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
-        "cpu": model,
+        "cpu": cpu_model(),
         "logical_cores": os.cpu_count(),
         "usable_cores": usable,
         "memory_gib": memory,
         "system": f"{platform.system()} {platform.release()}",
         "machine": platform.machine(),
     }
-
-
-def git_commit() -> str:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "snippets", "benchmarks"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return (commit + ("+modified" if dirty else "")) or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def _load() -> list[float] | None:
@@ -611,71 +545,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--answer", type=Path, help=argparse.SUPPRESS)
     return parser
-
-
-def _fmt(value, digits=2, suffix=""):
-    return "n/a" if value is None else f"{value:.{digits}f}{suffix}"
-
-
-def format_report(result: dict) -> str:
-    cfg, bound = result["config"], result["bound"]
-    lines = [
-        f"Machine: {result['machine']['cpu']}, {result['machine']['usable_cores']} usable cores; "
-        f"load average {result['load_average']['start']} at start, {result['load_average']['end']} at end",
-        f"Run: {cfg['epochs']} epochs x {cfg['repeats']} repeats, {cfg['train_size']} training and "
-        f"{cfg['validation_size']} validation images, batch {cfg['batch_size']}, commit {result['git_commit']}",
-        "",
-        f"{'model':10s} {'way':9s} {'run s':>7s} {'s/epoch':>8s} {'fastest':>7s} {'1st ep':>7s} {'cpu s/ep':>8s} "
-        f"{'peak RSS':>9s} {'bound %':>8s}  final val acc",
-    ]
-    for model, entry in result["summary"].items():
-        for way in WAYS:
-            if way not in entry:
-                continue
-            e = entry[way]
-            accuracy = " ".join(f"{a:.4f}" for a in e["final_val_accuracy"])
-            fraction = None if e["bound_fraction"] is None else 100 * e["bound_fraction"]
-            lines.append(
-                f"{model:10s} {way:9s} {_fmt(e['run_seconds_median'], 1):>7s} {_fmt(e['epoch_seconds_median'], 3):>8s} "
-                f"{_fmt(e['epoch_seconds_min'], 3):>7s} "
-                f"{_fmt(e['first_epoch_seconds_median'], 2):>7s} {_fmt(e['epoch_cpu_seconds_median'], 3):>8s} "
-                f"{_fmt(e['peak_rss_mib'], 0, ' MiB'):>9s} {_fmt(fraction, 1):>8s}  {accuracy}"
-            )
-        if "speedup" in entry:
-            lines.append(f"{'':10s} ratio notebook/project: {_fmt(entry['run_speedup'], 2, 'x')} whole run "
-                         f"({entry['notebook']['epochs']} epochs, first included), "
-                         f"{_fmt(entry['speedup'], 2, 'x')} per epoch (median), "
-                         f"{_fmt(entry['fastest_epoch_speedup'], 2, 'x')} fastest epoch, "
-                         f"{_fmt(entry['first_epoch_speedup'], 2, 'x')} first epoch, "
-                         f"{_fmt(entry['cpu_speedup'], 2, 'x')} CPU time")
-        det = entry["project_deterministic"]
-        lines.append(f"{'':10s} project path, same seed twice -> identical history: "
-                     f"{'not checked (needs --repeats >= 2)' if det is None else ('yes' if det else 'NO')}")
-        for name, v in entry.get("variants", {}).items():
-            lines.append(
-                f"{'':10s} variant {v['label']:38s} {_fmt(v['epoch_seconds_median'], 3):>6s} s/epoch "
-                f"({_fmt(v['relative_to_project'], 2, 'x')} project), first {_fmt(v['first_epoch_seconds_median'], 2)} s, "
-                f"cpu {_fmt(v['epoch_cpu_seconds_median'], 3)}, same history as project: {v['same_history_as_project']}"
-            )
-    lines += [
-        "",
-        f"Bound: {bound['flops']['total'] / 1e9:.1f} GFLOP per epoch ({bound['flops']['per_training_example'] / 1e6:.3f} "
-        f"MFLOP per training example; {bound['flop_formula']})",
-    ]
-    for name, g in bound["gemm"].items():
-        lines.append(f"  sgemm, {name}: {g['large_matmul']['gflops']:.0f} GFLOP/s at 2048^3, "
-                     f"{g['batch32_step']['gflops']:.0f} GFLOP/s at the batch-32 step's shapes -> "
-                     f"{g['epoch_gemm_seconds']:.3f} s per epoch; TensorFlow's cost per op (1x1x1 product in "
-                     f"the loop) {1e6 * g['loop_overhead_seconds']:.1f} us")
-    lines.append(f"  bound used: {bound['epoch_seconds']:.3f} s per epoch (the faster of the above)")
-    for model, parts in result.get("breakdown", {}).items():
-        lines.append(
-            f"Project path, {model}: training epoch without validation {parts['training_epoch_seconds']:.3f} s "
-            f"(without XLA {parts['training_epoch_no_xla_seconds']:.3f} s), validation "
-            f"{parts['validation_seconds']:.3f} s (with model.evaluate {parts['validation_keras_evaluate_seconds']:.3f} s)"
-        )
-    lines.append("Peak RSS: whole-process high-water mark (resource.getrusage ru_maxrss) of each run's own process.")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -735,10 +604,10 @@ def main(argv: list[str] | None = None) -> int:
         "peak_seconds": flops["total"] / (max(g["large_matmul"]["gflops"] for g in gemm.values()) * 1e9),
     }
     result = {
-        "format": FORMAT,
+        "format": BENCHMARK_FORMAT,
         "date": started.isoformat(timespec="seconds"),
         "duration_seconds": (_dt.datetime.now(_dt.timezone.utc) - started).total_seconds(),
-        "git_commit": git_commit(),
+        "git_commit": git_commit(paths=("snippets", "benchmarks")),
         "command": " ".join(["python benchmarks/train_speed.py", *(argv if argv is not None else sys.argv[1:])]).strip(),
         "machine": machine_info(),
         "load_average": {"start": load_start, "end": _load()},
@@ -759,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     result["summary"] = summarize(runs, bound)
     write_json_atomically(args.output, result)
-    print(format_report(result))
+    print(terminal_summary(result))
     print(f"wrote {args.output}")
     return 0
 

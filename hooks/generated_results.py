@@ -7,17 +7,17 @@ a bare "snippet not found"; this says what is missing and which command makes it
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 
-GENERATED = re.compile(r"""(?:--8<--\s*"|\]\()(?:\.\./)*(?:docs/)?generated/([\w.-]+)""")
+from snippets.studies.generated import GENERATED_REFERENCE
 
 
 def on_pre_build(config, **kwargs):
     docs = Path(config["docs_dir"])
-    needed = sorted({match for page in docs.rglob("*.md") for match in GENERATED.findall(page.read_text("utf8"))})
+    pages = docs.rglob("*.md")
+    needed = sorted({name for page in pages for name in GENERATED_REFERENCE.findall(page.read_text("utf8"))})
     missing = [name for name in needed if not (docs / "generated" / name).exists()]
     if missing:
         raise PluginError(

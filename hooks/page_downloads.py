@@ -5,7 +5,7 @@ For every Markdown page that shows Python code, this hook writes ``<page>.py`` a
 ``page.downloads``, which ``overrides/main.html`` renders as buttons at the top and a
 box at the end of the page. The code is the page's Python blocks as a reader sees them
 (``--8<--`` includes expanded, markdown-exec sources without hidden lines), parsed by
-``page_code`` (shared with the docs tests), in page order; the notebook keeps the prose
+``snippets.page_code`` (shared with the docs tests), in page order; the notebook keeps the prose
 between them, with links pointing at the published site.
 
 For notebook pages (mkdocs-jupyter sets ``page.nb_url``) it sets ``page.colab_url``, an
@@ -18,21 +18,11 @@ import posixpath
 import re
 from pathlib import Path
 
-import page_code
-from mkdocs.plugins import event_priority
+from snippets import page_code
 
 MARKDOWN_LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))")
 HEADING_ATTRIBUTES = re.compile(r"^(#{1,6}\s.*?)\s*\{[^}]*\}\s*$")
 HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
-
-
-@event_priority(100)
-def on_config(config):
-    # The built page tells which blocks are Python only when Pygments writes the language
-    # as a class (<div class="language-python highlight">): the browser tests select the
-    # blocks a reader copies and runs by it.
-    config.mdx_configs.setdefault("pymdownx.highlight", {})["pygments_lang_class"] = True
-    return config
 
 
 def on_page_markdown(markdown, page, config, files):

@@ -3,10 +3,11 @@
 Every code block on the site imports from this package, and every number on the
 site is computed by it. Modules: ``data`` (MNIST), ``models`` (the notebook's MLP
 and its variants), ``training`` (the seeded, fast recipe), ``studies`` (the studies:
-configurations, runs, results files, executors), ``report`` and ``performance_report``
-(tables and figures), ``plotting`` (figures as inline SVG), one module per chapter's
-demonstrations, ``quiet_start`` (TensorFlow without its start-up chatter) and ``cli``
-(``python -m snippets``).
+configurations, runs, results files, executors, and their report: tables, figures,
+the site check, the performance page), ``plotting`` (figures as inline SVG), one
+module per chapter's demonstrations, ``demo_cache`` (their disk cache), ``page_code``
+(the Python a page shows, for the docs tests and the downloads hook), ``quiet_start``
+(TensorFlow without its start-up chatter) and ``cli`` (``python -m snippets``).
 """
 
 import os

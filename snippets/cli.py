@@ -223,7 +223,7 @@ def run_merge(args) -> int:
 
 
 def run_report(args) -> int:
-    from snippets.report import DEFAULT_OUTPUT_DIR, write_report
+    from snippets.studies.report import DEFAULT_OUTPUT_DIR, write_report
 
     out = args.out or DEFAULT_OUTPUT_DIR
     summary = write_report(args.results, out)
@@ -232,9 +232,10 @@ def run_report(args) -> int:
 
 
 def run_check_site(args) -> int:
-    from snippets.report import DEFAULT_OUTPUT_DIR, check_site
+    from snippets.studies.generated import GENERATED_DIR
+    from snippets.studies.site_check import check_site
 
-    checked, problems = check_site(args.results, args.site, args.generated or DEFAULT_OUTPUT_DIR, args.require_complete)
+    checked, problems = check_site(args.results, args.site, args.generated or GENERATED_DIR, args.require_complete)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if problems:

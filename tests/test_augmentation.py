@@ -80,11 +80,45 @@ def test_more_data_raises_validation_accuracy():
     assert curve.loc[4000, "validation accuracy"] > study.loc["rotate/shift/zoom", "validation accuracy"]
 
 
-def test_figures_build():
+def test_augmentation_figure_shows_originals_new_versions_and_mirrors(digits):
     import matplotlib.pyplot as plt
 
     fig = a.plot_augmentations()
-    assert len(fig.axes) == 5 * 7
-    plt.close(fig)
-    fig = a.plot_learning_curve(a.learning_curve(seed=0))
-    plt.close(fig)
+    try:
+        grid = np.array(fig.axes).reshape(5, 7)  # one row per digit: original, 5 versions, flipped
+        titles = [ax.get_title() for ax in grid[0]]
+        assert titles == ["original", *(f"augmented {i}" for i in range(1, 6)), "flipped"]
+        shown = np.array([[ax.images[0].get_array() for ax in row] for row in grid])
+        assert all(len(ax.images) == 1 for ax in fig.axes)
+        assert shown.shape == (5, 7, 28, 28)
+        assert np.array_equal(shown[:, 0], digits)  # the originals, in the order asked for
+        assert np.array_equal(shown[:, -1], digits[:, :, ::-1])  # their mirror images
+        for column in range(1, 6):  # each augmented column: every digit moved, still an image in [0, 1]
+            assert np.all(np.abs(shown[:, column] - digits).max(axis=(1, 2)) > 0.1)
+            assert shown[:, column].min() >= -1e-6 and shown[:, column].max() <= 1 + 1e-6
+        assert not np.array_equal(shown[:, 1], shown[:, 2])  # new transformations in every column
+        assert all(ax.images[0].get_clim() == (0, 1) for ax in fig.axes)  # one grey scale for all
+    finally:
+        plt.close(fig)
+
+
+def test_learning_curve_figure_plots_the_curve():
+    import matplotlib.pyplot as plt
+
+    curve = a.learning_curve(seed=0)
+    fig = a.plot_learning_curve(curve)
+    try:
+        (ax,) = fig.axes
+        train, validation = ax.get_lines()
+        for line, column in ((train, "train accuracy"), (validation, "validation accuracy")):
+            assert list(line.get_xdata()) == list(curve.index)
+            assert np.array_equal(line.get_ydata(), curve[column].to_numpy())
+        assert ax.get_xscale() == "log"
+        (gap,) = ax.collections  # the shaded generalization gap between the two curves
+        assert gap.get_label() == "generalization gap"
+        # The gap band spans exactly from validation up to training accuracy.
+        vertices = gap.get_paths()[0].vertices
+        assert vertices[:, 1].min() == pytest.approx(curve["validation accuracy"].min())
+        assert vertices[:, 1].max() == pytest.approx(curve["train accuracy"].max())
+    finally:
+        plt.close(fig)

@@ -14,12 +14,12 @@ from pymdownx.snippets import SnippetMissingError
 from tests.conftest import ROOT
 
 
-def run_docs_tests(docs: Path) -> subprocess.CompletedProcess:
-    """pytest --markdown-docs on a folder of pages, with the project's docs-test configuration."""
+def run_docs_tests(docs: Path, *arguments: str) -> subprocess.CompletedProcess:
+    """pytest --markdown-docs on a folder of pages (or ``arguments``), with the project's docs-test configuration."""
     env = {**os.environ, "HANDBOOK_DOCS": str(docs), "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider", "--rootdir", str(docs),
-         "-c", os.devnull, "--markdown-docs", "--markdown-docs-syntax=superfences", str(docs)],
+         "-c", os.devnull, "--markdown-docs", "--markdown-docs-syntax=superfences", *(arguments or [str(docs)])],
         cwd=docs, env=env, capture_output=True, text=True, timeout=300,
     )
 
@@ -87,6 +87,19 @@ def test_a_block_that_does_not_run_fails_the_session(tmp_path):
     assert done.returncode != 0
     assert "docs code blocks: 1 passed of 2 Python blocks" in done.stdout
     assert "1 docs code block(s) did not run and pass" in done.stdout
+
+
+def test_a_page_left_out_of_the_run_fails_it_unless_the_run_was_narrowed(tmp_path):
+    docs = tmp_path / "docs"
+    page(docs, '```python\nprint("page")\n```\n')
+    (docs / "other.md").write_text('```python\nprint("other")\n```\n')
+    left_out = run_docs_tests(docs, "--ignore", str(docs / "other.md"), str(docs))
+    assert left_out.returncode != 0
+    assert "1 page(s) with Python blocks were not collected: other.md" in left_out.stdout
+    for narrowed in (["page.md"], ["-k", "not other", str(docs)]):  # one file named, or -k: on purpose
+        done = run_docs_tests(docs, *narrowed)
+        assert done.returncode == 0, done.stdout[-3000:]
+        assert "not collected" not in done.stdout and "docs code blocks" not in done.stdout
 
 
 def build_pages(tmp_path: Path, text: str):

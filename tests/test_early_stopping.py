@@ -86,4 +86,19 @@ def test_gradient_descent_tracks_ridge_with_lambda_one_over_lr_t():
     assert all(r.gap_to_ridge < r.gap_to_least_squares for r in early)
     # Many steps: gradient descent reaches the unregularized solution, ridge with tiny lambda too.
     assert rows[-1].gap_to_least_squares < 0.05 and rows[-1].gap_to_ridge < 0.1
-    assert es.gradient_descent_vs_ridge()[2] == rows  # deterministic
+
+
+def test_gd_and_ridge_gaps_match_their_spectral_filters():
+    # In the eigenbasis of X^T X / n both methods scale the least-squares coefficients:
+    # GD after t steps by 1 - (1 - lr s)^t, ridge by s / (s + lambda).
+    lr, curvature, rows = es.gradient_descent_vs_ridge()
+    X, y = es.least_squares_problem()
+    s, Q = np.linalg.eigh(X.T @ X / len(X))
+    coefficients = Q.T @ np.linalg.lstsq(X, y, rcond=None)[0]
+    assert np.allclose(s, curvature)
+    for row in rows:
+        gd = (1 - (1 - lr * s) ** row.steps) * coefficients
+        ridge = s / (s + row.lam) * coefficients
+        assert row.gap_to_ridge == pytest.approx(np.linalg.norm(gd - ridge) / np.linalg.norm(ridge), rel=1e-6)
+        assert row.gap_to_least_squares == pytest.approx(
+            np.linalg.norm(gd - coefficients) / np.linalg.norm(coefficients), rel=1e-6)

@@ -98,9 +98,51 @@ def test_weights_actually_move():
         assert np.abs(trajectory[-1] - trajectory[0]).max() > 0.1
 
 
-def test_figures_build():
+def test_geometry_figure_shows_each_solution_path_and_the_corner_of_the_diamond():
     import matplotlib.pyplot as plt
 
-    for fig in (p.plot_geometry(), p.plot_noise_weights()):
-        assert len(fig.axes) >= 2
+    fig = p.plot_geometry(strength=2.0)
+    try:
+        assert [ax.get_title() for ax in fig.axes] == ["L1 penalty", "L2 penalty"]
+        l1_path, l2_path = p.geometry_paths(np.linspace(0.0, 5.0, 201))
+        for ax, path in zip(fig.axes, (l1_path, l2_path)):
+            lines = {line.get_label(): line for line in ax.get_lines()}
+            drawn = np.column_stack([lines["solution path"].get_xdata(), lines["solution path"].get_ydata()])
+            assert np.allclose(drawn, path)
+            assert (lines["w* (no penalty)"].get_xdata()[0], lines["w* (no penalty)"].get_ydata()[0]) == (2.0, 0.5)
+        # The marked solutions at strength 2: L1's sits on the w1 axis (w2 exactly 0), L2's does not.
+        l1_point, l2_point = (
+            [line for line in ax.get_lines() if line.get_marker() == "o"][0] for ax in fig.axes
+        )
+        assert l1_point.get_ydata()[0] == 0.0 and l1_point.get_xdata()[0] > 0.1
+        assert l2_point.get_ydata()[0] != 0.0
+        # The constraint regions: a diamond (4 corners) for L1, a round ball for L2, each through its point.
+        diamond, ball = (ax.patches[0].get_xy() for ax in fig.axes)
+        assert len(np.unique(diamond.round(12), axis=0)) == 4
+        assert np.abs(diamond).sum(axis=1).max() == pytest.approx(l1_point.get_xdata()[0])
+        radius = np.hypot(l2_point.get_xdata()[0], l2_point.get_ydata()[0])
+        assert np.allclose(np.hypot(ball[:, 0], ball[:, 1]), radius)
+    finally:
+        plt.close(fig)
+
+
+def test_noise_weight_figure_counts_every_noise_weight_and_its_exact_zeros():
+    import matplotlib.pyplot as plt
+
+    problem = p.sparse_problem(seed=0)
+    noise_features = problem.x.shape[1] - problem.n_informative
+    fits = p.sparse_fits(p.SPARSITY_STRENGTH, 0)
+    fig = p.plot_noise_weights()
+    try:
+        assert len(fig.axes) == len(fits) == 3
+        for ax, (method, weights) in zip(fig.axes, fits.items()):
+            zeros = int(np.sum(weights[problem.n_informative:] == 0.0))
+            histogram, zero_bar = ax.containers
+            assert zero_bar.patches[0].get_height() == zeros
+            assert sum(bar.get_height() for bar in histogram.patches) + zeros == noise_features
+            assert ax.get_title() == f"{method}: {zeros} of {noise_features} noise weights exactly 0"
+        # What the figure shows: no exact zeros under SGD, (nearly) all of them with the proximal solver.
+        assert [int(ax.containers[1].patches[0].get_height()) for ax in fig.axes][:2] == [0, 0]
+        assert fig.axes[2].containers[1].patches[0].get_height() >= 40
+    finally:
         plt.close(fig)

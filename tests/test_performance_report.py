@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from snippets.performance_report import BenchmarkFileError, load_benchmark, render_performance
+from snippets.studies.performance import BenchmarkFileError, load_benchmark, render_performance
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "train_speed.py"

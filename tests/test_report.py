@@ -7,8 +7,11 @@ import shutil
 import pytest
 
 from snippets.studies.configs import STUDIES
-from snippets.studies.results import read_results, write_json_atomically
-from snippets.report import check_site, load_study, summarize, write_report
+from snippets.studies.generated import PAGE_OF_PREFIX
+from snippets.studies.report import write_report
+from snippets.studies.results import load_study, read_results, write_json_atomically
+from snippets.studies.site_check import check_site
+from snippets.studies.statistics import summarize
 
 
 @pytest.fixture
@@ -92,13 +95,11 @@ def test_missing_study_says_how_to_run_it(tmp_path):
 
 def fake_site(generated, site):
     """Pages whose text is the generated Markdown, as a stand-in for the built HTML."""
-    pages = {"notebook_": "studies/notebook-comparison", "regularizers_": "studies/regularizer-study",
-             "performance": "studies/performance"}
-    for prefix, page in pages.items():
-        (site / page).mkdir(parents=True, exist_ok=True)
+    for prefix, page in PAGE_OF_PREFIX.items():
+        (site / page).parent.mkdir(parents=True, exist_ok=True)
         text = "".join(p.read_text() for p in sorted(generated.glob(prefix + "*.md")))
         # Escaped as a real build escapes text: "p < 0.001" must not read as the start of a tag.
-        (site / page / "index.html").write_text(f"<html><body><pre>{html.escape(text)}</pre></body></html>")
+        (site / page).write_text(f"<html><body><pre>{html.escape(text)}</pre></body></html>")
 
 
 def test_check_site_accepts_matching_pages_and_names_a_wrong_number(results, tmp_path):

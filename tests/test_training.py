@@ -190,7 +190,13 @@ def test_history_has_every_metric_per_epoch(small_mnist):
 
 def test_scaling_matches_the_notebook():
     images = np.arange(256, dtype=np.uint8).reshape(16, 16)
-    assert np.array_equal(as_float_images(images), (images / 255).astype(np.float32))
+    scaled = as_float_images(images)
+    assert scaled.dtype == np.float32 and scaled.shape == images.shape
+    assert scaled[0, 0] == 0.0 and scaled[-1, -1] == 1.0
+    assert np.all(np.diff(scaled.ravel()) > 0)  # 256 grey levels stay 256 distinct, ordered values
+    # The notebook's float64 X / 255, to the nearest float32: within half a float32 step of it.
+    notebook = np.arange(256) / 255
+    assert np.all(np.abs(scaled.ravel().astype(np.float64) - notebook) <= np.spacing(scaled.ravel()) / 2)
 
 
 def test_compile_uses_the_notebook_recipe():

@@ -5,7 +5,8 @@ metrics, wall time, the full configuration, library versions, the git commit, th
 CPU and a *key*: a hash of the configuration, the seed, the training code and the
 library versions. A finished run whose key still matches is never rerun; a run made
 by other code is rerun. Files are written to a temporary name and then renamed, so
-an interrupted study never leaves half a file behind.
+an interrupted study never leaves half a file behind. ``load_study`` reads a study's
+folder back for the report, checking each file against the study's configurations.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from snippets.studies.configs import RunConfig
+from snippets.studies.configs import STUDIES, RunConfig
 
 RESULTS_FORMAT = 1
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -59,15 +60,16 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def git_commit() -> str:
-    """The checkout's commit, with "+modified" when the package has uncommitted changes."""
+def git_commit(paths: tuple[str, ...] = ("snippets",)) -> str:
+    """The checkout's commit, with "+modified" when ``paths`` (the code that made the numbers)
+    have uncommitted changes."""
     try:
         result = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
         )
         commit = result.stdout.strip() if result.returncode == 0 else ""
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "snippets"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
+            ["git", "status", "--porcelain", "--", *paths], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
         ).stdout.strip()
         return (commit + ("+modified" if dirty else "")) or "unknown"
     except (OSError, subprocess.SubprocessError):
@@ -150,6 +152,51 @@ def finished_run(path: Path, key: str) -> dict | None:
     except ResultsFileError:
         return None
     return payload if payload["key"] == key else None
+
+
+# ---------------------------------------------------------------- a study's results
+
+
+@dataclasses.dataclass
+class StudyResults:
+    """Every usable run of a study, and what was left out."""
+
+    study: str
+    runs: dict[str, list[dict]]  # configuration name -> runs sorted by seed
+    problems: list[str]  # files ignored, and why
+    nonstandard: list[str]  # configurations run with settings other than the study's own
+
+    @property
+    def all_runs(self) -> list[dict]:
+        return [run for runs in self.runs.values() for run in runs]
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.runs) and all(self.runs.get(c.name) for c in STUDIES[self.study])
+
+
+def load_study(results_dir: Path, study: str) -> StudyResults:
+    """Read every results file of a study; corrupt or foreign files are listed, not trusted."""
+    canonical = {c.name: dataclasses.asdict(c) for c in STUDIES[study]}
+    runs: dict[str, list[dict]] = {}
+    problems, nonstandard = [], []
+    folder = Path(results_dir) / study
+    for path in sorted(folder.glob("*/seed-*.json")) if folder.is_dir() else []:
+        try:
+            run = read_results(path)
+        except ResultsFileError as error:
+            problems.append(str(error))
+            continue
+        name = run["config"].get("name")
+        if run["config"].get("study") != study or name not in canonical or path.parent.name != name:
+            problems.append(f"{path}: belongs to {run['config'].get('study')}/{name}, not to this study's folder")
+            continue
+        if run["config"] != canonical[name] and name not in nonstandard:
+            nonstandard.append(name)
+        runs.setdefault(name, []).append(run)
+    order = [c.name for c in STUDIES[study]]
+    runs = {name: sorted(runs[name], key=lambda r: r["seed"]) for name in order if name in runs}
+    return StudyResults(study, runs, problems, nonstandard)
 
 
 # ---------------------------------------------------------------- merging shards

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import subprocess
 import sys
 from functools import lru_cache
@@ -22,8 +23,10 @@ import nbformat
 import pytest
 
 from snippets.demo_cache import ENV_VAR as DEMO_CACHE
+from snippets.page_code import page_cells
 
 ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
 NOTEBOOK_PAGE = "studies/walkthrough/"
 COPY_RUN_TIMEOUT_S = 600  # per page; a whole chapter's blocks should take well under a minute
 
@@ -47,6 +50,48 @@ def listing(problems: dict[str, list[str]]) -> str:
     return "\n".join(f"  {page or '/'}: {item}" for page, items in problems.items() for item in items)
 
 
+@lru_cache(maxsize=None)
+def known_counts(path: str) -> tuple[int, int] | None:
+    """What the page's Markdown source holds: (formulas, Python blocks a reader sees).
+
+    Counted from the source, not from the built page, these are lower bounds for what the
+    browser must find: a selector that matches nothing cannot pass. None for a page that
+    is not Markdown (the notebook page).
+    """
+    stem = path.strip("/") or "index"
+    source = next((p for p in (DOCS / f"{stem}.md", DOCS / stem / "index.md") if p.exists()), None)
+    if source is None:
+        return None
+    text = source.read_text("utf8")
+    return formulas_in(text), sum(cell.kind == "code" for cell in page_cells(text))
+
+
+def formulas_in(markdown: str) -> int:
+    """Formulas in the prose of a page: inline ``\\(...\\)`` and display ``$$`` blocks (``$$`` on
+    its own line opens and closes one); code fences are not prose."""
+    inline = display_marks = 0
+    fence = None
+    for line in markdown.splitlines():
+        stripped = line.strip()
+        marker = re.match(r"`{3,}|~{3,}", stripped)
+        if marker and (fence is None or stripped == marker.group()[0] * len(stripped) and stripped.startswith(fence)):
+            fence = marker.group() if fence is None else None
+            continue
+        if fence is None:
+            inline += line.count("\\(")
+            display_marks += stripped == "$$"
+    return inline + display_marks // 2
+
+
+def test_every_markdown_page_has_known_counts(visits):
+    pages = [v.path for v in light(visits).values()]
+    unknown = [path for path in pages if known_counts(path) is None and path != NOTEBOOK_PAGE]
+    assert not unknown, f"built pages without a Markdown source in docs/: {unknown}"
+    # The sources themselves: the chapters hold formulas and Python blocks.
+    assert sum(known_counts(p)[0] for p in pages if known_counts(p)) >= 200
+    assert sum(known_counts(p)[1] for p in pages if known_counts(p)) >= 70
+
+
 # Every page, every visit
 
 
@@ -63,11 +108,13 @@ def test_no_request_leaves_localhost(visits):
 
 
 def test_every_formula_is_typeset(visits):
-    problems = {
-        v.path: [f"{v.formulas - v.formulas_typeset} of {v.formulas} formulas not typeset by MathJax"]
-        for v in light(visits).values()
-        if v.formulas_typeset != v.formulas
-    }
+    problems = {}
+    for v in light(visits).values():
+        known = known_counts(v.path)
+        if known and v.formulas < known[0]:
+            problems[v.path] = [f"{v.formulas} formulas found, the source holds {known[0]}"]
+        elif v.formulas_typeset != v.formulas:
+            problems[v.path] = [f"{v.formulas - v.formulas_typeset} of {v.formulas} formulas not typeset by MathJax"]
     assert not problems, "raw TeX on the page:\n" + listing(problems)
 
 
@@ -82,11 +129,15 @@ def test_every_image_and_figure_is_drawn(visits):
 
 
 def test_every_code_block_has_a_copy_button(visits):
-    problems = {
-        v.path: [f"no copy button on {block}" for block in v.blocks_without_button]
-        for v in light(visits).values()
-        if v.blocks_without_button
-    }
+    problems = {}
+    for v in light(visits).values():
+        known = known_counts(v.path)
+        items = [f"no copy button on {block}" for block in v.blocks_without_button]
+        if known and v.copy_buttons < known[1]:
+            items.append(f"{v.copy_buttons} copy buttons on {v.code_blocks} code blocks, "
+                         f"the source shows {known[1]} Python blocks")
+        if items:
+            problems[v.path] = items
     assert not problems, "code blocks a reader cannot copy:\n" + listing(problems)
 
 
@@ -144,6 +195,11 @@ def test_copied_python_runs(visits, scratch_dir, summary):
     """Each page's Python blocks, as its copy buttons give them, run in order in a fresh process."""
     pages = {path: v for path, v in light(visits).items() if v.python_copied or v.copy_failures}
     copy_failures = {path: v.copy_failures for path, v in pages.items() if v.copy_failures}
+    for path, v in light(visits).items():  # every Python block the source shows was copied
+        known = known_counts(path)
+        if known and len(v.python_copied) < known[1]:
+            copy_failures.setdefault(path, []).append(
+                f"{len(v.python_copied)} Python blocks copied, the source shows {known[1]}")
     env = reader_environment()
     assert DEMO_CACHE not in env  # copy = run means the reader's run: no cached results
     scripts = {}

@@ -1,7 +1,9 @@
 """The Python code a page shows, read from its Markdown the way the built page renders it.
 
-Used by the docs tests (the root ``conftest.py``) and by the ``page_downloads`` hook, so the
-blocks a test runs and the blocks a reader downloads come from one parser.
+A library for the site's tooling, not a chapter's code: the docs tests (the root
+``conftest.py``) and the MkDocs hook that writes each page's script and notebook
+(``hooks/page_downloads.py``) both import it, so the blocks a test runs and the blocks a
+reader downloads come from one parser.
 
 Two things on our pages would hide code from a plain CommonMark parser: ``--8<--`` includes
 (the page shows the included file, the parser would see the include line) and fences nested
@@ -19,7 +21,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from snippets.studies.generated import GENERATED_REFERENCE
+
+ROOT = Path(__file__).resolve().parent.parent  # the checkout whose mkdocs.yml the docs tests read
 CONTAINER = re.compile(r"^(\s*)(!!!|\?\?\?\+?|===)\s")
 PYTHON_LANGUAGES = {"python", "py", "python3"}
 TRUE = {"1", "on", "yes", "true"}
@@ -42,13 +46,19 @@ def snippet_preprocessor():
 
 
 def preprocessor_for(config):
-    """The snippet preprocessor for a loaded MkDocs config (a hook passes the live one)."""
+    """The snippet preprocessor for a loaded MkDocs config (a hook passes the live one).
+
+    Include paths are relative to the folder of the config's mkdocs.yml, as in a build
+    run there (a build of a copy of the project includes the copy's files).
+    """
+    project = Path(config.config_file_path).parent
     options = dict(config["mdx_configs"]["pymdownx.snippets"])
-    options["base_path"] = [str(ROOT / p) for p in options.get("base_path", ["."])]
+    options["base_path"] = [str(project / p) for p in options.get("base_path", ["."])]
     return _preprocessor(options)
 
 
-GENERATED_INCLUDE = re.compile(r'--8<--\s*"docs/generated/([^"]+)"')
+def _generated_file_exists(name: str, preprocessor) -> bool:
+    return any((Path(base) / "docs" / "generated" / name).exists() for base in preprocessor.base_path)
 
 
 def expand_includes(lines: list[str], preprocessor=None) -> tuple[list[str], list[int]]:
@@ -61,8 +71,8 @@ def expand_includes(lines: list[str], preprocessor=None) -> tuple[list[str], lis
     preprocessor = preprocessor or snippet_preprocessor()
     out, origin = [], []
     for index, line in enumerate(lines):
-        generated = GENERATED_INCLUDE.search(line)
-        if generated and not (ROOT / "docs" / "generated" / generated.group(1)).exists():
+        generated = GENERATED_REFERENCE.search(line)
+        if generated and not _generated_file_exists(generated.group(1), preprocessor):
             expanded = [line]
         else:
             expanded = preprocessor.run([line]) if "--8<--" in line else [line]

@@ -3,7 +3,8 @@
 Every figure on the page comes from that file: the notebook's training code against
 the project's training path, per-epoch seconds, memory, how close each comes to the
 time the dense layers' matrix products alone take on the same CPU, and where the
-project path's epoch goes.
+project path's epoch goes. The benchmark prints the same figures as plain text
+(``terminal_summary``) when it finishes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-FORMAT = "train-speed/2"
+#: The benchmark file's format: benchmarks/train_speed.py writes it, this module reads it.
+BENCHMARK_FORMAT = "train-speed/2"
+#: Where the benchmark writes its file, relative to a results folder.
+BENCHMARK_FILE = Path("benchmark") / "train_speed.json"
 MODEL_NAMES = {"plain": "plain MLP", "batchnorm": "with batch norm"}
 WAY_NAMES = {"notebook": "notebook code", "project": "project path"}
 NOTEBOOK_WORKLOAD = {"train_size": 55_000, "validation_size": 5_000}
@@ -27,8 +31,8 @@ def load_benchmark(json_path: Path | str) -> dict:
         data = json.loads(path.read_text(encoding="utf8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise BenchmarkFileError(f"{path}: cannot read the benchmark ({type(error).__name__}: {error})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise BenchmarkFileError(f"{path}: not a {FORMAT} file; rerun `python benchmarks/train_speed.py`")
+    if not isinstance(data, dict) or data.get("format") != BENCHMARK_FORMAT:
+        raise BenchmarkFileError(f"{path}: not a {BENCHMARK_FORMAT} file; rerun `python benchmarks/train_speed.py`")
     for key in ("summary", "bound", "config", "machine", "versions"):
         if key not in data:
             raise BenchmarkFileError(f"{path}: no {key!r} section; rerun `python benchmarks/train_speed.py`")
@@ -236,3 +240,78 @@ def render_performance(json_path: Path | str) -> str:
                      "(median seconds per epoch after the first):\n\n" + variants)
     parts.append(provenance_lines(data))
     return "\n".join(parts)
+
+
+def _plain(value, digits=2, suffix=""):
+    return "n/a" if value is None else f"{value:.{digits}f}{suffix}"
+
+
+def terminal_summary(result: dict) -> str:
+    """The benchmark's figures as plain text, for the terminal that ran it."""
+    cfg, bound = result["config"], result["bound"]
+    lines = [
+        f"Machine: {result['machine']['cpu']}, {result['machine']['usable_cores']} usable cores; "
+        f"load average {result['load_average']['start']} at start, {result['load_average']['end']} at end",
+        f"Run: {cfg['epochs']} epochs x {cfg['repeats']} repeats, {cfg['train_size']} training and "
+        f"{cfg['validation_size']} validation images, batch {cfg['batch_size']}, commit {result['git_commit']}",
+        "",
+        f"{'model':10s} {'way':9s} {'run s':>7s} {'s/epoch':>8s} {'fastest':>7s} {'1st ep':>7s} {'cpu s/ep':>8s} "
+        f"{'peak RSS':>9s} {'bound %':>8s}  final val acc",
+    ]
+    for model, entry in result["summary"].items():
+        for way in WAY_NAMES:
+            if way not in entry:
+                continue
+            e = entry[way]
+            accuracy = " ".join(f"{a:.4f}" for a in e["final_val_accuracy"])
+            fraction = None if e["bound_fraction"] is None else 100 * e["bound_fraction"]
+            lines.append(
+                f"{model:10s} {way:9s} {_plain(e['run_seconds_median'], 1):>7s} {_plain(e['epoch_seconds_median'], 3):>8s} "
+                f"{_plain(e['epoch_seconds_min'], 3):>7s} "
+                f"{_plain(e['first_epoch_seconds_median'], 2):>7s} {_plain(e['epoch_cpu_seconds_median'], 3):>8s} "
+                f"{_plain(e['peak_rss_mib'], 0, ' MiB'):>9s} {_plain(fraction, 1):>8s}  {accuracy}"
+            )
+        if "speedup" in entry:
+            lines.append(f"{'':10s} ratio notebook/project: {_plain(entry['run_speedup'], 2, 'x')} whole run "
+                         f"({entry['notebook']['epochs']} epochs, first included), "
+                         f"{_plain(entry['speedup'], 2, 'x')} per epoch (median), "
+                         f"{_plain(entry['fastest_epoch_speedup'], 2, 'x')} fastest epoch, "
+                         f"{_plain(entry['first_epoch_speedup'], 2, 'x')} first epoch, "
+                         f"{_plain(entry['cpu_speedup'], 2, 'x')} CPU time")
+        det = entry["project_deterministic"]
+        lines.append(f"{'':10s} project path, same seed twice -> identical history: "
+                     f"{'not checked (needs --repeats >= 2)' if det is None else ('yes' if det else 'NO')}")
+        for name, v in entry.get("variants", {}).items():
+            lines.append(
+                f"{'':10s} variant {v['label']:38s} {_plain(v['epoch_seconds_median'], 3):>6s} s/epoch "
+                f"({_plain(v['relative_to_project'], 2, 'x')} project), first {_plain(v['first_epoch_seconds_median'], 2)} s, "
+                f"cpu {_plain(v['epoch_cpu_seconds_median'], 3)}, same history as project: {v['same_history_as_project']}"
+            )
+    lines += [
+        "",
+        f"Bound: {bound['flops']['total'] / 1e9:.1f} GFLOP per epoch ({bound['flops']['per_training_example'] / 1e6:.3f} "
+        f"MFLOP per training example; {bound['flop_formula']})",
+    ]
+    for name, g in bound["gemm"].items():
+        lines.append(f"  sgemm, {name}: {g['large_matmul']['gflops']:.0f} GFLOP/s at 2048^3, "
+                     f"{g['batch32_step']['gflops']:.0f} GFLOP/s at the batch-32 step's shapes -> "
+                     f"{g['epoch_gemm_seconds']:.3f} s per epoch; TensorFlow's cost per op (1x1x1 product in "
+                     f"the loop) {1e6 * g['loop_overhead_seconds']:.1f} us")
+    lines.append(f"  bound used: {bound['epoch_seconds']:.3f} s per epoch (the faster of the above)")
+    for model, parts in result.get("breakdown", {}).items():
+        lines.append(
+            f"Project path, {model}: training epoch without validation {parts['training_epoch_seconds']:.3f} s "
+            f"(without XLA {parts['training_epoch_no_xla_seconds']:.3f} s), validation "
+            f"{parts['validation_seconds']:.3f} s (with model.evaluate {parts['validation_keras_evaluate_seconds']:.3f} s)"
+        )
+    lines.append("Peak RSS: whole-process high-water mark (resource.getrusage ru_maxrss) of each run's own process.")
+    return "\n".join(lines)
+
+def performance_page(benchmark: Path) -> str:
+    """The performance page's generated Markdown, or how to make it when the benchmark has not run."""
+    if not Path(benchmark).exists():
+        return (
+            '!!! failure "No benchmark yet"\n    Run `python benchmarks/train_speed.py` (or `make bench`), '
+            "then `python -m snippets report`.\n"
+        )
+    return render_performance(benchmark)

@@ -1,0 +1,106 @@
+"""The study pages' figures: learning curves with a band over seeds, and the generalization gap."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from snippets.studies.results import StudyResults
+from snippets.studies.statistics import METRICS, summarize, value
+
+def histories(runs: list[dict], key: str) -> list[list[float]]:
+    """One metric's per-epoch history, one list per run."""
+    return [run["history"][key] for run in runs]
+
+
+def band(ax, curves: list[list[float]], **style) -> None:
+    """The mean curve over seeds with a band of ± one standard deviation, in the line's colour.
+
+    Runs are cut to the shortest: early stopping ends them at different epochs.
+    """
+    length = min(len(curve) for curve in curves)
+    data = np.array([curve[:length] for curve in curves])
+    epochs = np.arange(1, length + 1)
+    mean, sd = data.mean(axis=0), data.std(axis=0)
+    ax.plot(epochs, mean, **style)
+    ax.fill_between(epochs, mean - sd, mean + sd, color=style["color"], alpha=0.15, linewidth=0)
+
+
+def learning_curves(results: StudyResults, metrics: list[tuple[str, str]], title: str):
+    """Mean over seeds with a band of ± one standard deviation, per configuration."""
+    from snippets.plotting import plt
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.6), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (key, label) in zip(axes[0], metrics):
+        for index, (name, runs) in enumerate(results.runs.items()):
+            color = colors[index % len(colors)]
+            for split, style in (("", "--"), ("val_", "-")):
+                band(ax, histories(runs, split + key), linestyle=style, color=color,
+                     label=f"{name} ({'validation' if split else 'training'})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7, ncol=1)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def technique_panels(results: StudyResults, baseline: str):
+    """One panel per technique: its training and validation accuracy, the baseline's validation in grey."""
+    from snippets.plotting import plt
+
+    names = list(results.runs)
+    columns = 4
+    rows = math.ceil(len(names) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(12, 2.8 * rows), sharex=True, sharey=True, squeeze=False)
+
+    for ax, name in zip(axes.flat, names):
+        if name != baseline and baseline in results.runs:
+            band(ax, histories(results.runs[baseline], "val_accuracy"), color="#9e9e9e",
+                 label=f"{baseline}, validation")
+        band(ax, histories(results.runs[name], "accuracy"), color="#3949ab", linestyle="--",
+             label="training (noisy labels)")
+        band(ax, histories(results.runs[name], "val_accuracy"), color="#e64a19", label="validation")
+        ax.set_title(name, fontsize=10)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(names):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("accuracy")
+    handles, labels = axes.flat[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def gap_figure(results: StudyResults):
+    """Train − test accuracy gap and test accuracy per technique, mean ± sd over seeds."""
+    from snippets.plotting import plt
+
+    names = list(results.runs)
+    gaps = [summarize([value(r, METRICS["train"]) - value(r, METRICS["test"]) for r in results.runs[n]]) for n in names]
+    tests = [summarize([value(r, METRICS["test"]) for r in results.runs[n]]) for n in names]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    y = np.arange(len(names))
+    left.barh(y, [100 * g["mean"] for g in gaps], xerr=[100 * g["sd"] for g in gaps], color="#5c6bc0")
+    left.set_xlabel("train − test accuracy (points)")
+    left.set_title("Generalization gap", fontsize=10)
+    right.errorbar([100 * t["mean"] for t in tests], y, xerr=[100 * t["sd"] for t in tests], fmt="o", color="#e64a19")
+    right.set_xlabel("test accuracy (%)")
+    right.set_title("Test accuracy", fontsize=10)
+    for ax in (left, right):
+        ax.set_yticks(y, names)
+        ax.invert_yaxis()
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+
+def empty_svg() -> str:
+    return '<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1" role="img" aria-label="no results yet"></svg>\n'

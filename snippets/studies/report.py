@@ -1,0 +1,149 @@
+"""From results files to the tables, figures and provenance the site includes.
+
+Everything here reads results files only. Output goes to ``docs/generated``
+(git-ignored), which the study pages include. ``numbers.json`` lists every number
+written into a table, so that a check (``snippets.studies.site_check``) can compare
+the built pages with the results files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from snippets.studies.configs import STUDIES
+from snippets.studies.figures import empty_svg, gap_figure, learning_curves, technique_panels
+from snippets.studies.generated import GENERATED_DIR
+from snippets.studies.performance import BENCHMARK_FILE, performance_page
+from snippets.studies.results import DEFAULT_RESULTS_DIR, StudyResults, load_study, write_json_atomically
+from snippets.studies.tables import (
+    Numbers,
+    accuracy_table,
+    claim_table,
+    fitting_table,
+    literature_table,
+    settings_table,
+    technique_summary,
+)
+
+DEFAULT_OUTPUT_DIR = GENERATED_DIR
+
+
+def provenance(results: StudyResults) -> str:
+    runs = results.all_runs
+    if not runs:
+        return ""
+    commits = sorted({r.get("commit", "unknown") for r in runs})
+    codes = sorted({r["code"] for r in runs})
+    versions = sorted({json.dumps(r["versions"], sort_keys=True) for r in runs})
+    cpus = sorted({r.get("cpu", "unknown") for r in runs})
+    finished = sorted(r.get("finished", "") for r in runs)
+    seeds = sorted({r["seed"] for r in runs})
+    walls = [r["wall_seconds"] for r in runs]
+    lines = [
+        f"- **Runs**: {len(runs)} ({len(results.runs)} configurations; seeds {', '.join(map(str, seeds))})",
+        f"- **Wall time**: {np.mean(walls):.0f} s per run on average, {sum(walls) / 60:.1f} min in total",
+        f"- **Finished**: {finished[0]} to {finished[-1]}",
+        f"- **Commit**: {', '.join(commits)}; training code fingerprint {', '.join(codes)}",
+        f"- **Libraries**: {'; '.join(_versions_text(json.loads(v)) for v in versions)}",
+        f"- **CPU**: {', '.join(cpus)}",
+        f"- **Command**: `python -m snippets study {results.study}`; results files in `results/{results.study}/`",
+    ]
+    out = "\n".join(lines) + "\n"
+    warnings = []
+    if len(codes) > 1 or len(versions) > 1:
+        warnings.append(
+            "These runs were made by **different code or library versions** (see above): the table mixes them. "
+            f"Run `python -m snippets study {results.study}` to bring every run up to date."
+        )
+    if len(cpus) > 1:
+        warnings.append(
+            f"These runs come from **{len(cpus)} different CPU models** (see above). The same seed can give "
+            "different numbers on different instruction sets, so runs of one configuration are not exact "
+            "repeats of each other across machines; differences between configurations are still paired by seed."
+        )
+    if results.nonstandard:
+        warnings.append(
+            f"Configurations {', '.join(f'`{n}`' for n in results.nonstandard)} were run with **settings other than "
+            "the study's** (for example fewer epochs or images, as in a smoke test): these are not the study's numbers."
+        )
+    if not results.complete:
+        missing = [c.name for c in STUDIES[results.study] if c.name not in results.runs]
+        warnings.append(f"The study is **incomplete**: no runs yet for {', '.join(missing)}.")
+    if results.problems:
+        warnings.append("Ignored files (not trusted): " + "; ".join(f"`{p}`" for p in results.problems))
+    for text in warnings:
+        out += f'\n!!! warning "Read with care"\n    {text}\n'
+    return out
+
+
+def _versions_text(versions: dict) -> str:
+    return ", ".join(f"{name} {version}" for name, version in versions.items())
+
+
+# ---------------------------------------------------------------- writing
+
+
+def missing_study_note(study: str) -> str:
+    return (
+        f'!!! failure "No results yet"\n    Nothing has been measured for this study in this build. '
+        f"Run `python -m snippets study {study}` (or `make site`), then `python -m snippets report`.\n"
+    )
+
+
+def write_report(results_dir: Path = DEFAULT_RESULTS_DIR, out: Path = DEFAULT_OUTPUT_DIR) -> str:
+    """Write every generated file; return a one-line summary per study."""
+    from snippets.plotting import svg
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    numbers = Numbers()
+    files: dict[str, str] = {}
+    summary = []
+
+    notebook = load_study(results_dir, "notebook")
+    if notebook.runs:
+        numbers.file = "notebook_table.md"
+        files[numbers.file] = accuracy_table(notebook, "plain", numbers)
+        numbers.file = "notebook_claim.md"
+        files[numbers.file] = claim_table(notebook, numbers)
+        numbers.file = "notebook_fitting.md"
+        files[numbers.file] = fitting_table(notebook, numbers)
+        numbers.file = "notebook_literature.md"
+        files[numbers.file] = literature_table(notebook, numbers)
+        files["notebook_curves.svg"] = svg(
+            learning_curves(notebook, [("accuracy", "accuracy"), ("loss", "cross-entropy loss")],
+                            "The notebook's models: training (dashed) and validation (solid), mean ± sd over seeds")
+        )
+    else:
+        for name in ("notebook_table.md", "notebook_claim.md", "notebook_fitting.md", "notebook_literature.md"):
+            files[name] = missing_study_note("notebook")
+        files["notebook_curves.svg"] = empty_svg()
+    files["notebook_provenance.md"] = provenance(notebook) or missing_study_note("notebook")
+    summary.append(f"notebook: {len(notebook.all_runs)} runs, {len(notebook.problems)} ignored file(s)")
+
+    regularizers = load_study(results_dir, "regularizers")
+    files["regularizers_settings.md"] = settings_table("regularizers")
+    if regularizers.runs:
+        numbers.file = "regularizers_table.md"
+        files[numbers.file] = accuracy_table(regularizers, "none", numbers)
+        files["regularizers_gap.svg"] = svg(gap_figure(regularizers))
+        files["regularizers_curves.svg"] = svg(technique_panels(regularizers, "none"))
+    else:
+        files["regularizers_table.md"] = missing_study_note("regularizers")
+        files["regularizers_gap.svg"] = files["regularizers_curves.svg"] = empty_svg()
+    for config in STUDIES["regularizers"]:
+        numbers.file = f"regularizers_{config.name}.md"
+        files[numbers.file] = technique_summary(regularizers, config.name, "none", numbers)
+    files["regularizers_provenance.md"] = provenance(regularizers) or missing_study_note("regularizers")
+    summary.append(f"regularizers: {len(regularizers.all_runs)} runs, {len(regularizers.problems)} ignored file(s)")
+
+    files["performance.md"] = performance_page(Path(results_dir) / BENCHMARK_FILE)
+
+    for name, text in files.items():
+        (out / name).write_text(text)
+    write_json_atomically(out / "numbers.json", {"results": str(results_dir), "numbers": numbers.records})
+    return "report: " + "; ".join(summary) + f"; {len(files)} files in {out}"
+

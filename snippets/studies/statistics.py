@@ -1,0 +1,52 @@
+"""Statistics over seeds: a metric of a run, mean ± sd with a t-interval, and paired differences.
+
+Configurations of a study are run with the same seeds, so a difference between two
+configurations is taken seed by seed (a paired t-test), not between two means.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+METRICS = {
+    "train": "final.train_accuracy",
+    "val": "final.val_accuracy",
+    "test": "final.test_accuracy",
+}
+
+
+
+def value(run: dict, dotted: str) -> float:
+    node = run
+    for part in dotted.split("."):
+        node = node[part]
+    return float(node)
+
+
+
+def summarize(values: list[float]) -> dict:
+    """Mean, sample standard deviation and a 95% t-interval of the mean."""
+    from scipy import stats
+
+    data = np.asarray(values, dtype=float)
+    n = len(data)
+    mean = float(data.mean())
+    sd = float(data.std(ddof=1)) if n > 1 else float("nan")
+    half = float(stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)) if n > 1 else float("nan")
+    return {"n": n, "mean": mean, "sd": sd, "low": mean - half, "high": mean + half}
+
+
+def paired_difference(runs: list[dict], baseline: list[dict], metric: str) -> dict | None:
+    """Difference to the baseline over the seeds both have, with a paired t-test."""
+    from scipy import stats
+
+    base = {run["seed"]: value(run, metric) for run in baseline}
+    pairs = [(value(run, metric), base[run["seed"]]) for run in runs if run["seed"] in base]
+    if len(pairs) < 2:
+        return None
+    diffs = np.array([a - b for a, b in pairs])
+    summary = summarize(list(diffs))
+    summary["p"] = float(stats.ttest_rel([a for a, _ in pairs], [b for _, b in pairs]).pvalue) if diffs.std() > 0 else 1.0
+    return summary
