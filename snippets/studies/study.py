@@ -68,7 +68,6 @@ class Run:
 
 @dataclass
 class StudyProgress:
-    planned: int = 0
     reused: int = 0
     trained: int = 0
     failed: list[str] = field(default_factory=list)
@@ -131,7 +130,6 @@ def run_study(
     progress = progress if progress is not None else StudyProgress()
     seeds = list(seeds)
     todo, done = plan_runs(configs, seeds, results_dir, force, shard)
-    progress.planned += len(todo) + len(done)
     progress.reused += len(done)
     bar = Progress(len(todo), log)
     for run in done:
