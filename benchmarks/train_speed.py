@@ -162,7 +162,7 @@ def train_notebook_way(model_name: str, epochs: int, train_size: int, validation
 #: Variants of the project path, each differing from snippets/training.py in one setting:
 #: "threads" ([intra, inter] op threads; 0 = TensorFlow's default), "constants" (module
 #: constants of snippets.training), "env" (the worker's environment), "determinism": False
-#: (op determinism left off), "fit": True (Keras' fit instead of train, fed by snippets.training.training_batches; one
+#: (op determinism left off), "fit": True (Keras' fit instead of train, fed by snippets.pipeline.shuffled_batches; one
 #: thread per op is fit's best setting here).
 VARIANTS = {
     "keras-fit": {"fit": True, "threads": [1, 1],
@@ -185,7 +185,9 @@ def train_project_way(model_name: str, epochs: int, train_size: int, validation_
     import tensorflow as tf
 
     from snippets import training  # sets its thread pools: no TensorFlow op has run in this process yet
+    from snippets.data import as_float_images
     from snippets.models import notebook_model
+    from snippets.pipeline import shuffled_batches
 
     if "threads" in variant:  # still possible: TensorFlow starts its pools at the first op
         tf.config.threading.set_intra_op_parallelism_threads(variant["threads"][0])
@@ -208,8 +210,8 @@ def train_project_way(model_name: str, epochs: int, train_size: int, validation_
     if variant.get("fit"):
         x, y = train_data
         history = model.fit(
-            training.training_batches(training.as_float_images(x), y, BATCH_SIZE, seed),
-            validation_data=(training.as_float_images(validation_data[0]), validation_data[1]),
+            shuffled_batches(as_float_images(x), y, seed, BATCH_SIZE),
+            validation_data=(as_float_images(validation_data[0]), validation_data[1]),
             validation_batch_size=training.EVALUATION_BATCH_SIZE, epochs=epochs, callbacks=[clock], verbose=0,
         ).history
     else:
@@ -303,10 +305,11 @@ def measure_breakdown(model_name: str, train_size: int, validation_size: int, se
     (snippets.training.Evaluation) and with Keras' model.evaluate.
     """
     from snippets import training
+    from snippets.data import as_float_images
     from snippets.models import notebook_model
 
     (x_u8, y), (xv_u8, yv) = _load_split(train_size, validation_size)
-    x, xv = training.as_float_images(x_u8), training.as_float_images(xv_u8)
+    x, xv = as_float_images(x_u8), as_float_images(xv_u8)
     order = training.epoch_orders(len(x), seed, 1)[0]
     seconds = {}
     for name, xla in (("training_epoch_seconds", True), ("training_epoch_no_xla_seconds", False)):

@@ -180,6 +180,56 @@ def fetch_mnist(data_dir: Path | None = None) -> Path:
     return data_dir
 
 
+
+
+#: The notebook's validation set: the first 5,000 of the 60,000 training images.
+NOTEBOOK_VALIDATION_SIZE = 5_000
+
+
 def notebook_split(x_train, y_train):
     """The notebook's split: the first 5,000 training images are the validation set."""
-    return (x_train[5000:], y_train[5000:]), (x_train[:5000], y_train[:5000])
+    return (x_train[NOTEBOOK_VALIDATION_SIZE:], y_train[NOTEBOOK_VALIDATION_SIZE:]), (
+        x_train[:NOTEBOOK_VALIDATION_SIZE],
+        y_train[:NOTEBOOK_VALIDATION_SIZE],
+    )
+
+
+def as_float_images(images: np.ndarray) -> np.ndarray:
+    """uint8 images to float32 in [0, 1], rounded exactly as the notebook's ``X / 255``."""
+    return (images / 255.0).astype(np.float32)
+
+
+def notebook_subsets(train_size: int | None = None, validation_size: int | None = None):
+    """MNIST split as the notebook splits it, images as float32 in [0, 1].
+
+    Returns ``(x_train, y_train), (x_val, y_val), (x_test, y_test)``: the first
+    ``train_size`` of the 55,000 training images, the first ``validation_size`` of the
+    5,000 validation images (all of them when ``None``) and the 10,000 test images.
+    Every demonstration and study that trains on fewer images takes them this way.
+    """
+    (x_all, y_all), (x_test, y_test) = load_mnist()
+    (x_train, y_train), (x_val, y_val) = notebook_split(x_all, y_all)
+    for name, size, limit in (("train_size", train_size, len(x_train)), ("validation_size", validation_size, len(x_val))):
+        if size is not None and not 0 < size <= limit:
+            raise ValueError(f"{name} must be between 1 and {limit:,}, got {size}")
+    return (
+        (as_float_images(x_train[:train_size]), y_train[:train_size]),
+        (as_float_images(x_val[:validation_size]), y_val[:validation_size]),
+        (as_float_images(x_test), y_test),
+    )
+
+
+# --8<-- [start:corrupt_labels]
+def corrupt_labels(labels, fraction, seed=0):
+    """Give a random ``fraction`` of the examples a wrong label, another class drawn uniformly.
+
+    Adding 1 to 9 modulo 10 makes every changed label wrong; ``noisy != labels`` marks them.
+    """
+    rng = np.random.default_rng(seed)
+    noisy = np.array(labels)  # a copy: the caller's labels stay as they are
+    chosen = rng.choice(len(noisy), size=round(fraction * len(noisy)), replace=False)
+    noisy[chosen] = (noisy[chosen] + rng.integers(1, 10, size=len(chosen))) % 10
+    return noisy
+
+
+# --8<-- [end:corrupt_labels]

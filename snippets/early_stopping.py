@@ -30,7 +30,7 @@ LEARNING_RATE = 0.05
 def small_mnist(n_train: int = N_TRAIN, n_validation: int = N_VALIDATION):
     """The first images of the notebook's training and validation splits, float32 in [0, 1]."""
     from snippets.data import load_mnist, notebook_split
-    from snippets.training import as_float_images
+    from snippets.data import as_float_images
 
     (x, y), _ = load_mnist()
     (x_train, y_train), (x_val, y_val) = notebook_split(x, y)

@@ -12,8 +12,8 @@ It reports what ``fit`` reports, and Keras callbacks work as with ``fit``.
 Why not ``model.fit(x, y, shuffle=True)`` after ``keras.utils.set_random_seed``?
 With Keras 3.15 on TensorFlow 2.21 that feeds the *same* permutation in every
 epoch, which changes the results, not only their reproducibility. ``train`` draws
-a new permutation every epoch (``epoch_orders``), and ``training_batches`` gives
-models trained with ``fit`` a pipeline that reshuffles every epoch.
+a new permutation every epoch (``epoch_orders``); for ``fit``,
+``snippets.pipeline.shuffled_batches`` is a pipeline that reshuffles every epoch.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+
+from snippets.data import as_float_images
 
 NOTEBOOK_LEARNING_RATE = 0.01  # keras.optimizers.SGD() default, which optimizer='SGD' uses
 NOTEBOOK_BATCH_SIZE = 32
@@ -71,38 +73,11 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def as_float_images(images: np.ndarray) -> np.ndarray:
-    """uint8 images to float32 in [0, 1], rounded exactly as the notebook's ``X / 255``."""
-    return (images / 255.0).astype(np.float32)
-
-
 def epoch_orders(n: int, seed: int, epochs: int) -> list[np.ndarray]:
     """The order of the examples in each epoch of ``train``: a new permutation of
     0..n-1 every epoch, the same sequence of permutations for the same seed."""
     rng = np.random.default_rng(seed)
     return [rng.permutation(n) for _ in range(epochs)]
-
-
-def shuffled_indices(n: int, seed: int) -> tf.data.Dataset:
-    """Indices 0..n-1 in a new order on every pass; the same seed gives the same orders."""
-    return tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True)
-
-
-def training_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
-    """Batches of ``(x, y)``: one pass over the data, in a fresh, seeded order every pass.
-
-    The dataset is finite on purpose: ``fit`` ends each epoch when a pass runs out, so an
-    epoch is exactly ``ceil(n / batch_size)`` updates, the last batch smaller, as in the
-    notebook, whatever ``steps_per_execution`` is.
-    """
-    features = tf.constant(x, dtype=tf.float32)
-    labels = tf.constant(y)
-    return (
-        shuffled_indices(len(x), seed)
-        .batch(batch_size)
-        .map(lambda i: (tf.gather(features, i), tf.gather(labels, i)))
-        .prefetch(tf.data.AUTOTUNE)
-    )
 
 
 def compile_like_notebook(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from snippets import penalties
+from snippets import l1_l2
 from snippets.demo_cache import ENV_VAR, cache_folder, code_fingerprint
 
 
@@ -22,15 +22,15 @@ def count_calls(monkeypatch, module, name) -> list:
 
 def test_a_cached_demo_runs_once_and_gives_the_uncached_result(monkeypatch, tmp_path):
     # _fit_sparse_problem trains two Keras models (fit_linear_keras), the cheapest cached demo.
-    fits = count_calls(monkeypatch, penalties, "fit_linear_keras")
+    fits = count_calls(monkeypatch, l1_l2, "fit_linear_keras")
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "demos"))
-    first = penalties._fit_sparse_problem(0.3, 0)
+    first = l1_l2._fit_sparse_problem(0.3, 0)
     assert len(fits) == 2
     assert list((tmp_path / "demos" / code_fingerprint()).rglob("output.pkl"))
-    second = penalties._fit_sparse_problem(0.3, 0)
+    second = l1_l2._fit_sparse_problem(0.3, 0)
     assert len(fits) == 2  # served from the disk cache: nothing trained
     monkeypatch.delenv(ENV_VAR)
-    uncached = penalties._fit_sparse_problem(0.3, 0)
+    uncached = l1_l2._fit_sparse_problem(0.3, 0)
     assert len(fits) == 4  # cache off: trained again
     for result in (first, second):
         assert result.keys() == uncached.keys()

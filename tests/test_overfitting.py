@@ -1,121 +1,124 @@
-"""The first chapter's demonstrations: memorizing wrong labels, fitting random labels.
-
-The studies are the chapter's own (same sizes, epochs and seed), cached in the
-module, so the page and these tests share one run per process.
-"""
+"""The overfitting chapter's augmentation claims, asserted with fixed seeds."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from snippets.overfitting import (
-    LABEL_NOISE,
-    corrupt_labels,
-    memorization_study,
-    noisy_mnist_subset,
-    random_label_study,
-)
+from snippets import overfitting as a
 
 
 @pytest.fixture(scope="module")
-def memorization():
-    summary, curves = memorization_study(seed=0)
-    return summary, curves
+def digits():
+    return a.example_digits((2, 3, 4, 5, 7))
 
 
-@pytest.fixture(scope="module")
-def random_labels():
-    summary, curves = random_label_study(seed=0)
-    return summary, curves
+def test_example_digits_are_the_requested_digits(digits):
+    _, (x_val, y_val) = a.mnist_split()
+    assert digits.shape == (5, 28, 28) and digits.dtype == np.float32
+    first_two = np.flatnonzero(y_val == 2)[0]
+    assert np.array_equal(digits[0], x_val[first_two])
 
 
-def test_corrupt_labels_changes_exactly_the_fraction_and_always_to_a_wrong_class():
-    labels = np.arange(1000) % 10
-    noisy, changed = corrupt_labels(labels, 0.4, np.random.default_rng(0))
-    assert changed.sum() == 400
-    assert np.all(noisy[changed] != labels[changed])
-    assert np.all(noisy[~changed] == labels[~changed])
-    # The wrong classes are spread over all nine alternatives, not a fixed shift.
-    shifts = (noisy[changed] - labels[changed]) % 10
-    assert set(shifts) == set(range(1, 10))
+def test_augmentations_keep_shape_and_change_images_in_training(digits):
+    batch = digits[..., None]
+    out = np.asarray(a.label_preserving_augmentation(0)(batch, training=True))
+    assert out.shape == batch.shape
+    assert np.all(np.abs(out - batch).max(axis=(1, 2, 3)) > 0.1)  # every image moved
+    assert out.min() >= -1e-6 and out.max() <= 1 + 1e-6  # still images in [0, 1]
 
 
-def test_noisy_subset_is_deterministic_and_keeps_validation_clean():
-    a, b = noisy_mnist_subset(seed=0), noisy_mnist_subset(seed=0)
-    assert np.array_equal(a["x_train"], b["x_train"]) and np.array_equal(a["y_noisy"], b["y_noisy"])
-    assert a["changed"].mean() == pytest.approx(LABEL_NOISE)
-    assert np.array_equal(a["y_noisy"] != a["y_true"], a["changed"])
-    assert len(a["x_val"]) == 2000
+def test_augmentations_are_identity_at_inference(digits):
+    batch = digits[..., None]
+    for layer in (a.label_preserving_augmentation(0), a.horizontal_flip(0)):
+        assert np.array_equal(np.asarray(layer(batch, training=False)), batch)
 
 
-def test_plain_mlp_memorizes_the_wrong_labels(memorization):
-    summary, _ = memorization
-    plain = summary.loc["none"]
-    assert plain["train acc (given labels)"] >= 0.97  # it fits the 40% wrong labels too
-    assert plain["wrong labels reproduced"] >= 0.9
-    assert plain["true labels recovered"] <= 0.05
+def test_augmentations_are_seeded(digits):
+    first = a.augmented_versions(digits, n_versions=3, seed=0)
+    again = a.augmented_versions(digits, n_versions=3, seed=0)
+    other = a.augmented_versions(digits, n_versions=3, seed=1)
+    assert first.shape == (3, 5, 28, 28)
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert not np.array_equal(first[0], first[1])  # each call draws new transformations
 
 
-def test_plain_mlp_validation_accuracy_peaks_early_then_falls(memorization):
-    summary, _ = memorization
-    plain = summary.loc["none"]
-    assert plain["best epoch"] <= 15
-    assert plain["final val acc"] <= plain["best val acc"] - 0.07
+def test_horizontal_flip_changes_digits(digits):
+    mirrored = digits[:, :, ::-1]
+    # A mirrored digit is a different image (these digits are not left-right symmetric) ...
+    assert np.all(np.abs(mirrored - digits).sum(axis=(1, 2)) > 0.25 * digits.sum(axis=(1, 2)))
+    # ... and Keras' RandomFlip produces exactly such mirror images, for about half the batch.
+    batch = np.repeat(digits[:1, ..., None], 200, axis=0)
+    out = np.asarray(a.horizontal_flip(0)(batch, training=True))
+    flipped = np.array([np.array_equal(o, batch[0, :, ::-1]) for o in out])
+    unchanged = np.array([np.array_equal(o, batch[0]) for o in out])
+    assert np.all(flipped | unchanged)
+    assert 60 <= flipped.sum() <= 140
 
 
-def test_regularized_models_hold_validation_accuracy_up(memorization):
-    summary, _ = memorization
-    plain_final = summary.loc["none", "final val acc"]
-    for name in ("dropout 0.5", "L2 0.03"):
-        assert summary.loc[name, "final val acc"] >= plain_final + 0.04, name
-        assert summary.loc[name, "wrong labels reproduced"] < summary.loc["none", "wrong labels reproduced"] - 0.1
+def test_label_preserving_augmentation_narrows_the_gap_and_flips_hurt():
+    study = a.augmentation_study(seed=0)
+    none, aug, flip = (study.loc[k] for k in ("none", "rotate/shift/zoom", "horizontal flip"))
+    assert none["train accuracy"] >= 0.99  # 500 images memorized
+    assert aug["gap"] < none["gap"] - 0.04  # a clearly smaller train-validation gap
+    assert aug["validation accuracy"] > none["validation accuracy"] + 0.015
+    assert flip["validation accuracy"] < none["validation accuracy"] - 0.015  # flips hurt
+    assert aug["train accuracy"] < 0.99  # the harder task is not memorized in the same epochs
 
 
-def test_dropout_slows_memorization_down(memorization):
-    summary, _ = memorization
-    # Its validation peak comes later than the plain model's ...
-    assert summary.loc["dropout 0.5", "best epoch"] > summary.loc["none", "best epoch"]
-    # ... but by the last epoch it reproduces many of the wrong labels, far more than L2.
-    assert summary.loc["dropout 0.5", "wrong labels reproduced"] > 0.4
-    assert summary.loc["dropout 0.5", "wrong labels reproduced"] > summary.loc["L2 0.03", "wrong labels reproduced"] + 0.2
+def test_more_data_raises_validation_accuracy():
+    curve = a.learning_curve(seed=0)
+    assert list(curve.index) == [250, 500, 1000, 2000, 4000]
+    assert np.all(np.diff(curve["validation accuracy"]) > 0)
+    assert np.all(np.diff(curve["gap"]) < 0)
+    assert curve["gap"].iloc[-1] < curve["gap"].iloc[0] / 2
+    # Same number of steps: the smallest set is memorized, the largest is seen only a few times.
+    assert curve.loc[250, "train accuracy"] == 1.0 and curve.loc[4000, "train accuracy"] < 0.99
+    # 8x more data beats augmenting the 500 images.
+    study = a.augmentation_study(seed=0)
+    assert curve.loc[4000, "validation accuracy"] > study.loc["rotate/shift/zoom", "validation accuracy"]
 
 
-def test_l2_fits_the_signal_not_the_noise(memorization):
-    summary, _ = memorization
-    l2 = summary.loc["L2 0.03"]
-    # Training accuracy stays near the share of correct labels (0.6), far from 1 ...
-    assert 0.45 < l2["train acc (given labels)"] < 0.7
-    assert l2["wrong labels reproduced"] < 0.3
-    # ... and most images whose label was wrong get their true class.
-    assert l2["true labels recovered"] > 0.5
-    plain = summary.loc["none"]
-    assert l2["best val acc"] - l2["final val acc"] < (plain["best val acc"] - plain["final val acc"]) / 1.5
+def test_augmentation_figure_shows_originals_new_versions_and_mirrors(digits):
+    import matplotlib.pyplot as plt
+
+    fig = a.plot_augmentations()
+    try:
+        grid = np.array(fig.axes).reshape(5, 7)  # one row per digit: original, 5 versions, flipped
+        titles = [ax.get_title() for ax in grid[0]]
+        assert titles == ["original", *(f"augmented {i}" for i in range(1, 6)), "flipped"]
+        shown = np.array([[ax.images[0].get_array() for ax in row] for row in grid])
+        assert all(len(ax.images) == 1 for ax in fig.axes)
+        assert shown.shape == (5, 7, 28, 28)
+        assert np.array_equal(shown[:, 0], digits)  # the originals, in the order asked for
+        assert np.array_equal(shown[:, -1], digits[:, :, ::-1])  # their mirror images
+        for column in range(1, 6):  # each augmented column: every digit moved, still an image in [0, 1]
+            assert np.all(np.abs(shown[:, column] - digits).max(axis=(1, 2)) > 0.1)
+            assert shown[:, column].min() >= -1e-6 and shown[:, column].max() <= 1 + 1e-6
+        assert not np.array_equal(shown[:, 1], shown[:, 2])  # new transformations in every column
+        assert all(ax.images[0].get_clim() == (0, 1) for ax in fig.axes)  # one grey scale for all
+    finally:
+        plt.close(fig)
 
 
-def test_memorization_curves_cover_every_model_and_epoch(memorization):
-    _, curves = memorization
-    assert set(curves["regularizer"]) == {"none", "dropout 0.5", "L2 0.03"}
-    assert curves.groupby("regularizer").size().eq(40).all()
+def test_learning_curve_figure_plots_the_curve():
+    import matplotlib.pyplot as plt
 
-
-def test_mlp_fits_random_labels_but_stays_at_chance(random_labels):
-    summary, _ = random_labels
-    assert summary.loc["random labels", "train acc"] >= 0.95
-    assert abs(summary.loc["random labels", "test acc"] - 0.1) < 0.03
-    # The same network, same images, true labels: it fits them and generalizes.
-    assert summary.loc["true labels", "train acc"] >= 0.99
-    assert summary.loc["true labels", "test acc"] > 0.8
-
-
-def test_random_labels_take_longer_to_fit(random_labels):
-    summary, _ = random_labels
-    random_epochs = summary.loc["random labels", "epochs to 95% train acc"]
-    true_epochs = summary.loc["true labels", "epochs to 95% train acc"]
-    assert true_epochs < random_epochs <= 4 * true_epochs  # longer, but not dramatically
-
-
-def test_random_label_held_out_accuracy_stays_near_chance_every_epoch(random_labels):
-    _, curves = random_labels
-    held_out = curves.loc[curves["labels"] == "random labels", "val_accuracy"]
-    assert held_out.between(0.05, 0.16).all()
+    curve = a.learning_curve(seed=0)
+    fig = a.plot_learning_curve(curve)
+    try:
+        (ax,) = fig.axes
+        train, validation = ax.get_lines()
+        for line, column in ((train, "train accuracy"), (validation, "validation accuracy")):
+            assert list(line.get_xdata()) == list(curve.index)
+            assert np.array_equal(line.get_ydata(), curve[column].to_numpy())
+        assert ax.get_xscale() == "log"
+        (gap,) = ax.collections  # the shaded generalization gap between the two curves
+        assert gap.get_label() == "generalization gap"
+        # The gap band spans exactly from validation up to training accuracy.
+        vertices = gap.get_paths()[0].vertices
+        assert vertices[:, 1].min() == pytest.approx(curve["validation accuracy"].min())
+        assert vertices[:, 1].max() == pytest.approx(curve["train accuracy"].max())
+    finally:
+        plt.close(fig)

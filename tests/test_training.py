@@ -6,17 +6,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from snippets.data import load_mnist, notebook_split
+from snippets.data import as_float_images, load_mnist, notebook_split
+from snippets.pipeline import shuffled_batches
 from snippets.models import build_mlp, notebook_model
 from snippets.training import (
     STEPS_PER_CALL,
-    as_float_images,
     compile_like_notebook,
     epoch_orders,
     seed_everything,
     supports_xla,
     train,
-    training_batches,
 )
 
 
@@ -70,13 +69,13 @@ def orders_seen_by_fit(n, epochs, seed, batch_size=10):
     model = OrderRecorder(capacity=n * epochs)
     model.compile(optimizer="sgd", loss="mse", steps_per_execution=4)  # 7 steps an epoch: 4 + 3
     x = np.arange(n, dtype=np.float32)[:, None]
-    model.fit(training_batches(x, np.zeros(n, np.float32), batch_size, seed), epochs=epochs, verbose=0)
+    model.fit(shuffled_batches(x, np.zeros(n, np.float32), seed, batch_size), epochs=epochs, verbose=0)
     assert int(model.count.numpy()) == n * epochs  # exactly one pass per epoch, no extra steps
     return model.seen.numpy().reshape(epochs, n)
 
 
 def test_keras_fit_sees_a_new_order_every_epoch():
-    """The trap: seeded fit on arrays repeats one order. training_batches through fit does not."""
+    """The trap: seeded fit on arrays repeats one order. shuffled_batches through fit does not."""
     seen = orders_seen_by_fit(n=64, epochs=3, seed=0)
     assert all(sorted(row) == list(range(64)) for row in seen)  # every example once per epoch
     assert not np.array_equal(seen[0], seen[1]) and not np.array_equal(seen[1], seen[2])

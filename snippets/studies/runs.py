@@ -62,25 +62,12 @@ def prepare_data(config: RunConfig):
 def _prepared_data(train_size: int | None, label_noise: float):
     # Made once per process: every run of a configuration trains on the same array objects,
     # which lets it reuse the configuration's compiled training program.
-    from snippets.data import load_mnist, notebook_split
-    from snippets.training import as_float_images
+    from snippets.data import corrupt_labels, notebook_subsets
 
-    (x_all, y_all), test = load_mnist()
-    (x_train, y_train), validation = notebook_split(x_all, y_all)
-    if train_size is not None:
-        x_train, y_train = x_train[:train_size], y_train[:train_size]
+    (x_train, y_train), validation, test = notebook_subsets(train_size)
     if label_noise:
         y_train = corrupt_labels(y_train, label_noise, seed=0)
-    return tuple((as_float_images(x), y) for x, y in ((x_train, y_train), validation, test))
-
-
-def corrupt_labels(labels: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
-    """Replace ``fraction`` of the labels by a different, uniformly drawn class."""
-    rng = np.random.default_rng(seed)
-    labels = labels.copy()
-    chosen = rng.choice(len(labels), size=round(fraction * len(labels)), replace=False)
-    labels[chosen] = (labels[chosen] + rng.integers(1, 10, size=len(chosen))) % 10
-    return labels
+    return (x_train, y_train), validation, test
 
 
 def augmentation_layer(settings: dict, seed: int):

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from snippets import batch_norm as bn
+from snippets import batch_normalization as bn
 
 
 def test_keras_defaults_are_the_ones_the_page_states():

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from snippets import penalties as p
+from snippets import l1_l2 as p
 
 WEIGHTS = [-2.0, -0.5, 0.0, 0.5, 2.0]
 

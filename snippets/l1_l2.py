@@ -153,7 +153,8 @@ def sparse_problem(n_samples=500, n_informative=5, n_noise=45, noise=1.0, seed=0
 # --8<-- [start:fit_keras]
 import keras
 
-from snippets.training import seed_everything, training_batches
+from snippets.pipeline import shuffled_batches
+from snippets.training import seed_everything
 
 
 def fit_linear_keras(problem, regularizer, *, learning_rate=0.01, epochs=50, batch_size=32, seed=0):
@@ -169,8 +170,8 @@ def fit_linear_keras(problem, regularizer, *, learning_rate=0.01, epochs=50, bat
         keras.layers.Dense(1, kernel_regularizer=regularizer),
     ])
     model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss="mse", steps_per_execution=64)
-    # training_batches reshuffles every epoch (model.fit's own shuffle does not, once seeded)
-    model.fit(training_batches(problem.x, problem.y, batch_size, seed), epochs=epochs, shuffle=False, verbose=0)
+    # shuffled_batches reshuffles every epoch (model.fit's own shuffle does not, once seeded)
+    model.fit(shuffled_batches(problem.x, problem.y, seed, batch_size), epochs=epochs, shuffle=False, verbose=0)
     return model.layers[0].kernel.numpy().ravel()
 # --8<-- [end:fit_keras]
 
@@ -178,7 +179,7 @@ def fit_linear_keras(problem, regularizer, *, learning_rate=0.01, epochs=50, bat
 # --8<-- [start:ista]
 import numpy as np
 
-from snippets.penalties import soft_threshold
+from snippets.l1_l2 import soft_threshold
 
 
 def fit_lasso_ista(problem, l1, *, iterations=5000):
@@ -226,7 +227,7 @@ def _fit_sparse_problem(strength, seed):
 import numpy as np
 import pandas as pd
 
-from snippets.penalties import sparse_fits, sparse_problem
+from snippets.l1_l2 import sparse_fits, sparse_problem
 
 
 def sparsity_table(strength=0.3, seed=0):
@@ -278,7 +279,8 @@ def plot_noise_weights(strength: float = SPARSITY_STRENGTH, seed: int = 0):
 import keras
 import numpy as np
 
-from snippets.training import seed_everything, training_batches
+from snippets.pipeline import shuffled_batches
+from snippets.training import seed_everything
 
 
 class RecordWeights(keras.callbacks.Callback):
@@ -311,7 +313,7 @@ def weight_trajectory(problem, optimizer, regularizer=None, *, epochs=10, batch_
     optimizer.exclude_from_weight_decay(var_names=["bias"])
     model.compile(optimizer=optimizer, loss="mse")
     recorder = RecordWeights()
-    model.fit(training_batches(problem.x, problem.y, batch_size, seed), epochs=epochs,
+    model.fit(shuffled_batches(problem.x, problem.y, seed, batch_size), epochs=epochs,
               callbacks=[recorder], shuffle=False, verbose=0)
     return np.array(recorder.trajectory)
 # --8<-- [end:weight_decay]
@@ -346,7 +348,7 @@ def _weight_decay_trajectories(weight_decay, learning_rate, seed):
 import numpy as np
 import pandas as pd
 
-from snippets.penalties import weight_decay_runs
+from snippets.l1_l2 import weight_decay_runs
 
 
 def weight_decay_table(weight_decay=0.1, learning_rate=0.01, seed=0):
