@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from snippets.plotting import COLORS, Figure, mean_sd_band
 from snippets.studies.results import StudyResults
 from snippets.studies.statistics import METRICS, summarize, value
 
@@ -14,30 +15,16 @@ def histories(runs: list[dict], key: str) -> list[list[float]]:
     return [run["history"][key] for run in runs]
 
 
-def band(ax, curves: list[list[float]], **style) -> None:
-    """The mean curve over seeds with a band of ± one standard deviation, in the line's colour.
-
-    Runs are cut to the shortest: early stopping ends them at different epochs.
-    """
-    length = min(len(curve) for curve in curves)
-    data = np.array([curve[:length] for curve in curves])
-    epochs = np.arange(1, length + 1)
-    mean, sd = data.mean(axis=0), data.std(axis=0)
-    ax.plot(epochs, mean, **style)
-    ax.fill_between(epochs, mean - sd, mean + sd, color=style["color"], alpha=0.15, linewidth=0)
-
-
 def learning_curves(results: StudyResults, metrics: list[tuple[str, str]], title: str):
     """Mean over seeds with a band of ± one standard deviation, per configuration."""
-    from snippets.plotting import plt
-
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.6), squeeze=False)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = Figure(figsize=(5.2 * len(metrics), 3.6))
+    axes = fig.subplots(1, len(metrics), squeeze=False)
+    colors = COLORS
     for ax, (key, label) in zip(axes[0], metrics):
         for index, (name, runs) in enumerate(results.runs.items()):
             color = colors[index % len(colors)]
             for split, style in (("", "--"), ("val_", "-")):
-                band(ax, histories(runs, split + key), linestyle=style, color=color,
+                mean_sd_band(ax, histories(runs, split + key), linestyle=style, color=color,
                      label=f"{name} ({'validation' if split else 'training'})")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
@@ -50,20 +37,19 @@ def learning_curves(results: StudyResults, metrics: list[tuple[str, str]], title
 
 def technique_panels(results: StudyResults, baseline: str):
     """One panel per technique: its training and validation accuracy, the baseline's validation in grey."""
-    from snippets.plotting import plt
-
     names = list(results.runs)
     columns = 4
     rows = math.ceil(len(names) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(12, 2.8 * rows), sharex=True, sharey=True, squeeze=False)
+    fig = Figure(figsize=(12, 2.8 * rows))
+    axes = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False)
 
     for ax, name in zip(axes.flat, names):
         if name != baseline and baseline in results.runs:
-            band(ax, histories(results.runs[baseline], "val_accuracy"), color="#9e9e9e",
+            mean_sd_band(ax, histories(results.runs[baseline], "val_accuracy"), color="#9e9e9e",
                  label=f"{baseline}, validation")
-        band(ax, histories(results.runs[name], "accuracy"), color="#3949ab", linestyle="--",
+        mean_sd_band(ax, histories(results.runs[name], "accuracy"), color="#3949ab", linestyle="--",
              label="training (noisy labels)")
-        band(ax, histories(results.runs[name], "val_accuracy"), color="#e64a19", label="validation")
+        mean_sd_band(ax, histories(results.runs[name], "val_accuracy"), color="#e64a19", label="validation")
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3)
     for ax in axes.flat[len(names):]:
@@ -80,12 +66,11 @@ def technique_panels(results: StudyResults, baseline: str):
 
 def gap_figure(results: StudyResults):
     """Train − test accuracy gap and test accuracy per technique, mean ± sd over seeds."""
-    from snippets.plotting import plt
-
     names = list(results.runs)
     gaps = [summarize([value(r, METRICS["train"]) - value(r, METRICS["test"]) for r in results.runs[n]]) for n in names]
     tests = [summarize([value(r, METRICS["test"]) for r in results.runs[n]]) for n in names]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = Figure(figsize=(10, 3.6))
+    left, right = fig.subplots(1, 2)
     y = np.arange(len(names))
     left.barh(y, [100 * g["mean"] for g in gaps], xerr=[100 * g["sd"] for g in gaps], color="#5c6bc0")
     left.set_xlabel("train − test accuracy (points)")
