@@ -14,7 +14,9 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and CI; figures are written, not shown
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402, F401 (the one way to make a figure here)
+from matplotlib.figure import Figure  # noqa: E402 (the one way to make a figure here)
+
+__all__ = ["COLORS", "Figure", "mean_sd_band", "svg"]
 
 plt.rcParams["svg.hashsalt"] = "regularization-handbook"  # stable element ids: same figure, same file
 

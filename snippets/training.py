@@ -32,9 +32,8 @@ NOTEBOOK_EPOCHS = 15
 #: Training steps per call from Python into the compiled graph (Keras' steps_per_execution),
 #: for models trained with ``fit``.
 STEPS_PER_EXECUTION = 256
-#: Whether ``train`` compiles its training steps with XLA (for models whose layers all allow it).
-USE_XLA = True
-#: Training steps per call into one XLA program by ``train`` (a loop inside the program).
+#: ``train``'s default number of training steps per call into one XLA program (a loop inside
+#: the program); ``train(..., steps_per_call=N)`` changes it.
 STEPS_PER_CALL = 16
 #: TensorFlow's thread pools: two threads inside an op, one op at a time. The XLA-compiled
 #: steps split their matrix products across two threads (measured in
@@ -52,9 +51,11 @@ def set_thread_pools(intra_op: int = INTRA_OP_THREADS, inter_op: int = INTER_OP_
 
     TensorFlow fixes its thread pools when it runs its first op, so this works only
     before any TensorFlow computation; afterwards the process keeps the pools it has.
-    Importing this module calls it with the defaults above (a side effect on purpose:
-    pages that import it train with the measured settings); the studies set one thread
-    per op for their runs (``snippets.studies.runs.use_threads``).
+    Where it bites: the thread count decides how a matrix product is split, hence its
+    rounding, so a process that trains with ``train`` and wants the numbers of another
+    machine calls this first, with the same counts. Nothing calls it on import: the
+    studies set one thread per op for each run (``snippets.studies.runs.use_threads``),
+    the speed benchmark sets the measured defaults above.
     """
     try:
         tf.config.threading.set_intra_op_parallelism_threads(intra_op)
@@ -62,9 +63,6 @@ def set_thread_pools(intra_op: int = INTRA_OP_THREADS, inter_op: int = INTER_OP_
     except RuntimeError:
         return False
     return True
-
-
-THREAD_POOLS_SET = set_thread_pools()
 
 
 def seed_everything(seed: int) -> None:
@@ -97,13 +95,20 @@ def compile_like_notebook(
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Adds each epoch's wall-clock seconds to the logs as ``seconds``."""
+    """Times every epoch: adds its wall-clock seconds to the logs as ``seconds`` and keeps
+    the wall-clock and process CPU seconds in ``wall`` and ``cpu`` (the speed benchmark)."""
+
+    def __init__(self):
+        super().__init__()
+        self.wall, self.cpu = [], []
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
+        self._start = time.perf_counter(), time.process_time()
 
     def on_epoch_end(self, epoch, logs=None):
-        logs["seconds"] = time.perf_counter() - self._start
+        self.wall.append(time.perf_counter() - self._start[0])
+        self.cpu.append(time.process_time() - self._start[1])
+        logs["seconds"] = self.wall[-1]
 
 
 class Evaluation:
@@ -193,15 +198,15 @@ def draws_random_numbers(model: keras.Model) -> bool:
     return any(layer._seed_generators for layer in _layers(model))
 
 
-def compiles_with_xla(model: keras.Model) -> bool:
-    """Whether ``train`` compiles the model's training steps with XLA.
+def compiles_with_xla(model: keras.Model, xla: bool = True) -> bool:
+    """Whether ``train(..., xla=xla)`` compiles the model's training steps with XLA.
 
     Only when every layer allows it and none draws random numbers: XLA's random-number
     generator on the CPU made an epoch of the regularizer study's dropout model (2,000
     images, one thread per op) take 0.25 s against 0.035 s for the same steps as a plain
     TensorFlow graph, while the model without dropout took 0.031 s with XLA.
     """
-    return USE_XLA and supports_xla(model) and not draws_random_numbers(model)
+    return xla and supports_xla(model) and not draws_random_numbers(model)
 
 
 class EpochRunner:
@@ -209,20 +214,22 @@ class EpochRunner:
 
     The loop over batches is a TensorFlow graph. The training steps themselves (forward
     pass, the compiled loss with any weight penalties, gradients, the compiled
-    optimizer's update) run ``STEPS_PER_CALL`` at a time in one XLA program when
-    ``compiles_with_xla(model)``; the few steps left at the end of the epoch, the last batch maybe
+    optimizer's update) run ``steps_per_call`` at a time in one XLA program when
+    ``compiles_with_xla(model, xla)``; the few steps left at the end of the epoch, the last batch maybe
     smaller, run in the graph without XLA. The images stay in memory and each batch is
     gathered by index. Returns the epoch's mean loss and accuracy, which ``fit``
     reports as ``loss`` and ``accuracy``.
     """
 
-    def __init__(self, model: keras.Model, data: tuple[np.ndarray, np.ndarray], batch_size: int):
+    def __init__(self, model: keras.Model, data: tuple[np.ndarray, np.ndarray], batch_size: int,
+                 xla: bool = True, steps_per_call: int = STEPS_PER_CALL):
         x, y = data
         self.model, self.batch_size, self.size = model, batch_size, len(x)
+        self.steps_per_call = steps_per_call
         self.images, self.labels = tf.constant(x), tf.constant(y, dtype=tf.int32)
         _build_model_and_loss(model, x, y)
         model.optimizer.build(model.trainable_variables)
-        self._compiled_steps = tf.function(self._train_steps, jit_compile=compiles_with_xla(model))
+        self._compiled_steps = tf.function(self._train_steps, jit_compile=compiles_with_xla(model, xla))
         self._epoch = tf.function(self._train_epoch)
 
     def _train_step(self, x, y):
@@ -251,7 +258,7 @@ class EpochRunner:
         return loss_sum, hits
 
     def _train_epoch(self, order):
-        block = self.batch_size * STEPS_PER_CALL
+        block = self.batch_size * self.steps_per_call
         blocks_end = self.size // block * block
         batches_end = self.size // self.batch_size * self.batch_size
         loss_sum, hits = tf.constant(0.0), tf.constant(0.0)
@@ -260,11 +267,18 @@ class EpochRunner:
             block_loss, block_hits = self._compiled_steps(tf.gather(self.images, indices),
                                                           tf.gather(self.labels, indices))
             loss_sum, hits = loss_sum + block_loss, hits + block_hits
-        for steps, rest in ((self._train_steps, order[blocks_end:batches_end]), (self._train_step, order[batches_end:])):
-            if rest.shape[0]:  # the full batches after the last block, then the last, smaller batch
-                rest_loss, rest_hits = steps(tf.gather(self.images, rest), tf.gather(self.labels, rest))
-                loss_sum, hits = loss_sum + rest_loss, hits + rest_hits
+        full_batches = order[blocks_end:batches_end]  # the full batches after the last block
+        if full_batches.shape[0]:
+            rest_loss, rest_hits = self._train_steps(*self._gathered(full_batches))
+            loss_sum, hits = loss_sum + rest_loss, hits + rest_hits
+        last_batch = order[batches_end:]  # the last, smaller batch
+        if last_batch.shape[0]:
+            rest_loss, rest_hits = self._train_step(*self._gathered(last_batch))
+            loss_sum, hits = loss_sum + rest_loss, hits + rest_hits
         return loss_sum / self.size, hits / self.size
+
+    def _gathered(self, indices):
+        return tf.gather(self.images, indices), tf.gather(self.labels, indices)
 
     def __call__(self, order: np.ndarray) -> dict[str, float]:
         loss, accuracy = self._epoch(tf.constant(order))
@@ -282,15 +296,29 @@ def train(
     test_data: tuple[np.ndarray, np.ndarray] | None = None,
     callbacks: list[keras.callbacks.Callback] = (),
     verbose: int = 0,
+    xla: bool = True,
+    steps_per_call: int = STEPS_PER_CALL,
 ) -> dict[str, list[float]]:
-    """Train a compiled model like ``fit``; return its per-epoch history.
+    """Train a compiled classifier like ``fit``; return its per-epoch history.
 
-    Images may be uint8 (scaled here like the notebook) or already float. Each epoch
-    visits the training set in a new order from ``epoch_orders(n, seed, epochs)``.
-    The history holds ``loss``/``accuracy`` (means over the epoch's updates, as
-    ``fit`` and the notebook's progress bar report them), ``val_loss``/``val_accuracy``,
-    ``seconds``, and ``test_loss``/``test_accuracy`` when ``test_data`` is given.
-    Keras callbacks work as in ``fit`` at the epoch level (``EarlyStopping`` included).
+    For classification: the labels are integer classes and the reported accuracy is the
+    share of examples whose most probable class is the label. Images may be uint8
+    (scaled here like the notebook) or already float. Each epoch visits the training set
+    in a new order from ``epoch_orders(n, seed, epochs)``.
+
+    The history holds ``loss`` and ``accuracy`` as ``fit`` reports them: each batch's loss
+    (weight penalties included) and its hits are computed in training mode with the
+    weights just before that batch's update; ``loss`` is the average of the batch losses
+    weighted by batch size, ``accuracy`` the hits over the epoch divided by the number of
+    examples. So both mix the weights of the whole epoch. Then
+    ``val_loss``/``val_accuracy`` (inference mode, after the epoch), ``seconds``, and
+    ``test_loss``/``test_accuracy`` when ``test_data`` is given.
+
+    Keras callbacks receive the epoch-level events only (``on_train_begin``/``end``,
+    ``on_epoch_begin``/``end``), so ``EarlyStopping`` and ``ModelCheckpoint`` work as in
+    ``fit``; there are no batch-level events, so ``TerminateOnNaN`` and a per-batch
+    progress bar do nothing. ``xla=False`` runs the steps as a plain TensorFlow graph;
+    ``steps_per_call`` sets how many steps one XLA program runs.
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
@@ -298,7 +326,7 @@ def train(
     extra: list[keras.callbacks.Callback] = [EpochTimer()]
     if test_data is not None:
         extra.append(EvaluateEachEpoch(*test_data, prefix="test"))
-    run_epoch = _program(EpochRunner, model, (x_train, y_train), batch_size)
+    run_epoch = _program(EpochRunner, model, (x_train, y_train), batch_size, xla, steps_per_call)
     validate = _program(Evaluation, model, validation_data)
     callback_list = keras.callbacks.CallbackList(
         [*extra, *callbacks], add_history=True, add_progbar=verbose != 0, model=model,
