@@ -1,4 +1,4 @@
-"""Command line: ``python -m snippets {data,study,merge,report,check-site} ...``.
+"""Command line: ``python -m snippets {data,study,merge,compare,report,check-site} ...``.
 
 Examples::
 
@@ -91,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("sources", nargs="+", type=Path, help="results folders to join")
     merge.add_argument("--into", type=Path, default=DEFAULT_RESULTS_DIR, help="destination (default: results/)")
 
+    compare = commands.add_parser(
+        "compare",
+        help="check that two results folders hold the same numbers (e.g. before and after a code change)",
+        description="Compare the runs that two results folders share: after a change to the code, the keys "
+        "differ, and the numbers (histories without their timings, final metrics) must be equal. Exit status 1 "
+        "when a run's numbers differ or a run is in one folder only.",
+    )
+    compare.add_argument("before", type=Path, help="results folder made by the earlier code")
+    compare.add_argument("after", type=Path, help="results folder made by the later code")
+
     report = commands.add_parser(
         "report",
         help="tables and figures from the results files",
@@ -133,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_check_site(args)
     if args.command == "merge":
         return run_merge(args)
+    if args.command == "compare":
+        return run_compare(args)
     return run_report(args)
 
 
@@ -208,6 +220,21 @@ def run_studies(args, parser: argparse.ArgumentParser) -> int:
         return 1
     print(f"done: {progress.trained} run(s) trained, {progress.reused} reused, results in {args.results}")
     return 0
+
+
+def run_compare(args) -> int:
+    from snippets.studies.results import MergeError, ResultsFileError, compare_results
+
+    try:
+        outcome = compare_results(args.before, args.after)
+    except (MergeError, ResultsFileError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for kind, runs in outcome.items():
+        print(f"{kind}: {len(runs)}")
+        if kind in ("new key, other numbers", "in one folder only"):
+            print("".join(f"  {run}\n" for run in runs), end="")
+    return 1 if outcome["new key, other numbers"] or outcome["in one folder only"] else 0
 
 
 def run_merge(args) -> int:

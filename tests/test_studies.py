@@ -19,7 +19,7 @@ import pytest
 
 from snippets.studies.configs import study_configs
 from snippets.studies.executors import DaskExecutor, InProcess
-from snippets.studies.results import MergeError, merge_results, read_results, write_json_atomically
+from snippets.studies.results import MergeError, compare_results, merge_results, read_results, write_json_atomically
 from snippets.studies.study import Shard, plan_runs
 from tests.conftest import run_cli
 
@@ -166,10 +166,12 @@ def test_shards_split_a_study_into_disjoint_parts_that_cover_it(tmp_path):
     assert max(map(len, parts)) - min(map(len, parts)) <= 1
 
 
-def _fake_run(folder: Path, name: str, seed: int, key: str) -> Path:
+def _fake_run(folder: Path, name: str, seed: int, key: str, accuracy: float = 0.9, seconds: float = 1.0) -> Path:
     path = folder / "regularizers" / name / f"seed-{seed}.json"
-    write_json_atomically(path, {"format": 1, "key": key, "config": {"name": name}, "seed": seed, "history": {},
-                                 "final": {}, "versions": {}, "code": "c", "wall_seconds": 1.0})
+    write_json_atomically(path, {"format": 1, "key": key, "config": {"name": name}, "seed": seed,
+                                 "history": {"accuracy": [accuracy], "seconds": [seconds]},
+                                 "final": {"test_accuracy": accuracy}, "versions": {}, "code": "c",
+                                 "wall_seconds": seconds})
     return path
 
 
@@ -190,6 +192,29 @@ def test_merge_joins_shards_and_refuses_runs_made_from_different_inputs(tmp_path
 
     done = run_cli("merge", str(one), str(two), "--into", str(into))
     assert done.returncode == 1 and "refusing to merge" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_compare_tells_a_change_of_form_from_a_change_of_numbers(tmp_path):
+    before, after = tmp_path / "before", tmp_path / "after"
+    _fake_run(before, "none", 0, "k0")
+    _fake_run(after, "none", 0, "k0", seconds=2.0)  # same inputs: the same key
+    _fake_run(before, "dropout", 0, "old")
+    _fake_run(after, "dropout", 0, "new", seconds=3.0)  # other code, same numbers, other timings
+    assert compare_results(before, after) == {"same key": ["regularizers/none/seed-0.json"],
+                                              "new key, same numbers": ["regularizers/dropout/seed-0.json"],
+                                              "new key, other numbers": [], "in one folder only": []}
+    assert run_cli("compare", str(before), str(after)).returncode == 0
+
+    _fake_run(after, "dropout", 1, "new")
+    _fake_run(before, "l2", 0, "old", accuracy=0.9)
+    _fake_run(after, "l2", 0, "new", accuracy=0.9 + 1e-7)
+    outcome = compare_results(before, after)
+    assert outcome["new key, other numbers"] == ["regularizers/l2/seed-0.json"]
+    assert outcome["in one folder only"] == ["regularizers/dropout/seed-1.json"]
+    done = run_cli("compare", str(before), str(after))
+    assert done.returncode == 1 and "regularizers/l2/seed-0.json" in done.stdout
+    missing = run_cli("compare", str(tmp_path / "nowhere"), str(after))
+    assert missing.returncode == 1 and "no such results folder" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_results_files_are_readable_by_others(tmp_path):

@@ -241,3 +241,32 @@ def merge_results(sources: list[Path], destination: Path) -> tuple[int, int]:
     for relative, payload in copies.items():
         write_json_atomically(destination / relative, payload)
     return len(copies), already
+
+
+#: What a results file measures: the numbers that must not change when only the code's
+#: form changes (per-epoch seconds, wall time, keys and provenance may).
+MEASURED = ("history", "final", "epochs_run", "parameters")
+
+
+def measured(payload: dict) -> dict:
+    """A run's numbers: its history without the per-epoch seconds, final metrics, size."""
+    numbers = {field: payload.get(field) for field in MEASURED}
+    numbers["history"] = {k: v for k, v in (numbers["history"] or {}).items() if k != "seconds"}
+    return numbers
+
+
+def compare_results(before: Path, after: Path) -> dict[str, list[str]]:
+    """Runs present in both folders, sorted by outcome: ``same key``, ``new key, same numbers``,
+    ``new key, other numbers``; and the runs found in one folder only."""
+    old, new = results_files(before), results_files(after)
+    outcome = {"same key": [], "new key, same numbers": [], "new key, other numbers": [], "in one folder only": []}
+    for relative in sorted(old.keys() | new.keys()):
+        if relative not in old or relative not in new:
+            outcome["in one folder only"].append(str(relative))
+        elif old[relative]["key"] == new[relative]["key"]:
+            outcome["same key"].append(str(relative))
+        elif measured(old[relative]) == measured(new[relative]):
+            outcome["new key, same numbers"].append(str(relative))
+        else:
+            outcome["new key, other numbers"].append(str(relative))
+    return outcome
