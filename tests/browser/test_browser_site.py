@@ -14,14 +14,13 @@ import concurrent.futures
 import os
 import re
 import subprocess
-import sys
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
 import nbformat
-import pytest
 
+from snippets.data import default_data_dir
 from snippets.demo_cache import ENV_VAR as DEMO_CACHE
 from snippets.page_code import page_cells
 
@@ -174,25 +173,38 @@ def test_no_serious_accessibility_violation(visits, summary):
 
 def reader_environment() -> dict[str, str]:
     """The environment of a reader who runs copied code: nothing from the checkout on
-    PYTHONPATH, and no demo cache, so every training on the page really runs."""
+    PYTHONPATH, no demo cache, so every training on the page really runs, and MNIST from the
+    verified local copy (``MNIST_DIR``), as a reader without internet would set it."""
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", DEMO_CACHE)}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["MPLBACKEND"] = "Agg"
+    env["MNIST_DIR"] = str(default_data_dir())
     return env
 
 
-def test_copied_code_runs_without_the_demo_cache(monkeypatch, tmp_path):
+def test_the_reader_imports_the_installed_wheel(reader_python, scratch_dir):
+    """The copied code runs against the wheel in the reader's environment, not the checkout."""
+    probe = "import snippets, snippets.studies; print(snippets.__file__)"
+    done = subprocess.run([str(reader_python), "-c", probe], cwd=scratch_dir, env=reader_environment(),
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    location = Path(done.stdout.strip())
+    assert "site-packages" in location.parts and ROOT not in location.parents, location
+
+
+def test_copied_code_runs_without_the_demo_cache(monkeypatch, tmp_path, reader_python):
     monkeypatch.setenv(DEMO_CACHE, str(tmp_path / "demos"))
     env = reader_environment()
     assert DEMO_CACHE not in env
     probe = "from snippets.demo_cache import cache_folder; print(cache_folder())"
-    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
+    done = subprocess.run([str(reader_python), "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "None"  # the decorated demonstrations run uncached
 
 
-def test_copied_python_runs(visits, scratch_dir, summary):
-    """Each page's Python blocks, as its copy buttons give them, run in order in a fresh process."""
+def test_copied_python_runs(visits, scratch_dir, reader_python, summary):
+    """Each page's Python blocks, as its copy buttons give them, run in order in a fresh process
+    of a reader's environment: the handbook installed from its wheel, outside the repository."""
     pages = {path: v for path, v in light(visits).items() if v.python_copied or v.copy_failures}
     copy_failures = {path: v.copy_failures for path, v in pages.items() if v.copy_failures}
     for path, v in light(visits).items():  # every Python block the source shows was copied
@@ -212,7 +224,7 @@ def test_copied_python_runs(visits, scratch_dir, summary):
 
     def run(folder):
         try:
-            return subprocess.run([sys.executable, "copied.py"], cwd=folder, env=env, capture_output=True, text=True,
+            return subprocess.run([str(reader_python), "copied.py"], cwd=folder, env=env, capture_output=True, text=True,
                                    timeout=COPY_RUN_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             return None
@@ -238,7 +250,7 @@ def test_copied_python_runs(visits, scratch_dir, summary):
         "pages_passed": pages_passed,
     }
     assert not copy_failures, "Python blocks that could not be copied:\n" + listing(copy_failures)
-    assert not failures, "copied code that does not run (python, fresh process, outside the repository):\n" + listing(
+    assert not failures, "copied code that does not run (the installed wheel, a fresh process, outside the repository):\n" + listing(
         failures
     )
 
@@ -330,9 +342,14 @@ def test_pages_with_python_offer_script_and_notebook(visits, watched):
             continue
         notebook = nbformat.reads(response.text(), as_version=4)
         nbformat.validate(notebook)
-        code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        install, *code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        if "pip install" not in install.source or "git+" not in install.source:
+            items.append("the notebook's first code cell does not install the handbook's package")
         if len(code_cells) != len(v.python_copied):
-            items.append(f"the notebook has {len(code_cells)} code cells, the page {len(v.python_copied)} Python blocks")
+            items.append(f"the notebook has {len(code_cells)} code cells after its install cell, "
+                         f"the page {len(v.python_copied)} Python blocks")
+        if "pip install" not in source.split("\n# %%")[0]:
+            items.append("the script's header does not say how to install the handbook's package")
     problems = {path: items for path, items in problems.items() if items}
     assert not problems, "downloads that do not match the page:\n" + listing(problems)
 
