@@ -16,11 +16,6 @@ from snippets.demo_cache import demo_cache
 # --8<-- [start:mlp]
 import keras
 
-TRAIN_SIZE = 1_000  # the first 1,000 images of the notebook's training split
-VALIDATION_SIZE = 2_000  # the first 2,000 of its validation images
-EPOCHS = 20
-SEEDS = (0, 1, 2)
-
 
 def mlp(batch_norm):
     """The notebook's MLP; with ``batch_norm``, BatchNormalization after each hidden layer."""
@@ -39,6 +34,11 @@ import keras
 
 from snippets.data import notebook_subsets
 from snippets.pipeline import shuffled_batches
+
+TRAIN_SIZE = 1_000  # the first 1,000 images of the notebook's training split
+VALIDATION_SIZE = 2_000  # the first 2,000 of its validation images
+EPOCHS = 20
+SEEDS = (0, 1, 2)
 
 
 def train_one(batch_norm, seed, train_size=TRAIN_SIZE, validation_size=VALIDATION_SIZE, epochs=EPOCHS):
