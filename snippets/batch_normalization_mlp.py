@@ -83,10 +83,13 @@ import numpy as np
 
 
 def summary(runs, early_epoch=3):
-    """Mean ± sd over the seeds of each model's accuracies, as a text table (in %)."""
+    """Mean ± sd over the seeds of each model's accuracies, as a text table (in %).
+
+    The last column is fit's training accuracy in epoch ``early_epoch`` (training mode).
+    """
     columns = {"training": "train", "validation": "validation", "gap": "gap"}
     lines = [f"{'':<12}" + "".join(f"{title:>16}" for title in columns)
-             + f"{'training, epoch ' + str(early_epoch):>22}"]
+             + f"{'history, epoch ' + str(early_epoch):>22}"]
     for name, model_runs in runs.items():
         cells = []
         for key in columns.values():

@@ -20,9 +20,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from snippets.batch_normalization import EPSILON  # Keras' default epsilon, 1e-3
 from snippets.data import notebook_subsets
-
-EPSILON = 1e-3  # keras.layers.BatchNormalization's default epsilon
 
 
 def mnist_pixels():
