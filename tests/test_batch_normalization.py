@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from snippets import batch_normalization as bn
+from snippets import batch_normalization_mlp as mlp
+from snippets import batch_normalization_pixels as pixels
 
 
 def test_keras_defaults_are_the_ones_the_page_states():
@@ -17,10 +19,30 @@ def test_keras_defaults_are_the_ones_the_page_states():
 
 def test_keras_computes_the_formulas():
     check = bn.keras_matches_formula(seed=0)
-    assert check.training_output < 1e-5
-    assert check.moving_mean < 1e-6
-    assert check.moving_variance < 1e-6
-    assert check.inference_output < 1e-5
+    assert check["training-mode output"] < 1e-5
+    assert check["moving_mean"] < 1e-6
+    assert check["moving_variance"] < 1e-6
+    assert check["inference-mode output"] < 1e-5
+
+
+def test_gamma_and_beta_undo_the_standardization_only_against_fixed_statistics():
+    undo = bn.undo_standardization(seed=0)
+    assert undo["inference mode"] < 1e-5  # the identity, up to float32 rounding
+    assert undo["training mode"] > 0.05  # each batch's own statistics: not the identity
+
+
+def test_undoing_needs_epsilon_in_gamma():
+    # gamma = sqrt(variance) without epsilon leaves a visible error on the low-variance feature.
+    x = bn.stream_batch(np.random.default_rng(0))
+    layer = keras.layers.BatchNormalization()
+    layer.build((None, 3))
+    layer.moving_mean.assign(bn.STREAM_MEAN)
+    layer.moving_variance.assign(bn.STREAM_STD**2)
+    layer.gamma.assign(bn.STREAM_STD)
+    layer.beta.assign(bn.STREAM_MEAN)
+    error = np.abs(np.asarray(layer(x, training=False)) - x).max()
+    assert error > 100 * bn.undo_standardization(seed=0)["inference mode"]
+    assert error > 1e-4
 
 
 # (a) batch vs moving statistics -------------------------------------------------------
@@ -64,28 +86,26 @@ def test_training_mode_standardizes_while_fresh_inference_mode_passes_inputs_thr
 
 def test_output_depends_on_batch_mates_in_training_mode_only():
     mates = bn.batch_mates_demo(seed=0)
-    assert np.abs(mates.training_a - mates.training_b).max() > 0.05
-    np.testing.assert_array_equal(mates.inference_a, mates.inference_b)
+    assert np.abs(mates["training mode,  batch A"] - mates["training mode,  batch B"]).max() > 0.05
+    np.testing.assert_array_equal(mates["inference mode, batch A"], mates["inference mode, batch B"])
 
 
 def test_batch_norm_noise_shrinks_with_batch_size():
     noise = bn.batch_size_noise(seed=0)
-    spread = np.array(noise.spread)
+    sizes, spread = np.array(list(noise)), np.array(list(noise.values()))
     assert np.all(np.diff(spread) < 0)
     assert spread[0] / spread[-1] > 5  # from 4 to 256 examples per batch
     # Beyond tiny batches it falls like 1/sqrt(batch size).
-    scaled = spread * np.sqrt(noise.batch_sizes)
-    large = np.array(noise.batch_sizes) >= 16
+    scaled = spread * np.sqrt(sizes)
+    large = sizes >= 16
     assert scaled[large].max() / scaled[large].min() < 1.1
 
 
 def test_batch_norm_noise_is_about_sqrt_1_5_over_n_whatever_the_seed():
     # The mean of n-1 standard normal batch-mates moves the output with variance about 1/n, and
     # their sample variance adds about 1/(2n) more: spread ~ sqrt(1.5 / n) for all but tiny batches.
-    first, second = bn.batch_size_noise(seed=3), bn.batch_size_noise(seed=4)
-    assert first.spread != second.spread  # the seed draws the batch-mates ...
-    for noise in (first, second):  # ... and the spread is a property of the batch size, not of the draw
-        for size, spread in zip(noise.batch_sizes, noise.spread):
+    for seed in (3, 4):  # the spread is a property of the batch size, not of the draw
+        for size, spread in bn.batch_size_noise(seed=seed).items():
             if size >= 16:
                 assert spread == pytest.approx(np.sqrt(1.5 / size), rel=0.08), size
 
@@ -99,14 +119,15 @@ def scale():
 
 
 def test_scaling_the_weights_up_leaves_the_output_nearly_unchanged(scale):
-    change = dict(zip(scale.scales, scale.output_change))
+    change = {row["scale"]: row["output_change"] for row in scale}
     assert change[10.0] < 5e-3 and change[100.0] < 5e-3  # epsilon's small share only
     # Scaled down, the batch variance shrinks toward epsilon and invariance breaks.
     assert change[0.01] > 0.5
 
 
 def test_scaling_the_weights_divides_the_gradient_and_squares_into_the_step(scale):
-    for c, grad, step in zip(scale.scales, scale.gradient_ratio, scale.relative_step_ratio):
+    for row in scale:
+        c, grad, step = row["scale"], row["gradient_ratio"], row["relative_step_ratio"]
         if c >= 1.0:
             assert grad == pytest.approx(1.0 / c, rel=0.01)
             assert step == pytest.approx(1.0 / c**2, rel=0.01)
@@ -121,16 +142,18 @@ def frozen():
 
 
 def test_frozen_layer_runs_in_inference_mode_and_stops_updating(frozen):
-    assert not frozen.call_trainable["same_as_inference"]
-    assert frozen.call_trainable["moving_changed"]
-    assert frozen.call_frozen["same_as_inference"]
-    assert not frozen.call_frozen["moving_changed"]
+    calls, _ = frozen
+    assert not calls["trainable=True"]["same_as_inference"]
+    assert calls["trainable=True"]["moving_changed"]
+    assert calls["trainable=False"]["same_as_inference"]
+    assert not calls["trainable=False"]["moving_changed"]
 
 
 def test_freezing_in_fit_needs_a_compile_after_the_change(frozen):
-    assert frozen.fit["never"] == {"moving_mean": True, "gamma, beta": True, "Dense kernels": True}
-    assert frozen.fit["then compile"] == {"moving_mean": False, "gamma, beta": False, "Dense kernels": True}
-    assert frozen.fit["after fit"] == {"moving_mean": True, "gamma, beta": True, "Dense kernels": True}
+    _, fits = frozen
+    assert fits["never"] == {"moving_mean": True, "gamma, beta": True, "Dense kernels": True}
+    assert fits["then compile"] == {"moving_mean": False, "gamma, beta": False, "Dense kernels": True}
+    assert fits["after fit"] == {"moving_mean": True, "gamma, beta": True, "Dense kernels": True}
 
 
 # (e) MNIST input batch norm -----------------------------------------------------------
@@ -138,7 +161,7 @@ def test_freezing_in_fit_needs_a_compile_after_the_change(frozen):
 
 @pytest.fixture(scope="module")
 def mnist():
-    return bn.input_batch_norm_on_mnist(seed=0)
+    return pixels.input_batch_norm_on_mnist(seed=0)
 
 
 def test_hundreds_of_mnist_pixels_are_nearly_constant(mnist):
@@ -150,6 +173,7 @@ def test_hundreds_of_mnist_pixels_are_nearly_constant(mnist):
 
 
 def test_input_batch_norm_divides_those_pixels_by_about_sqrt_epsilon(mnist):
+    assert pixels.EPSILON == bn.EPSILON
     assert mnist.gain.max() == pytest.approx(1.0 / np.sqrt(bn.EPSILON), rel=1e-3)
     assert mnist.epsilon_dominated >= 150
     assert np.median(mnist.gain[mnist.low_variance]) > 25
@@ -166,6 +190,73 @@ def test_inference_mode_leaves_the_range_training_mode_can_reach(mnist):
     assert mnist.fit_images_beyond > 0.2 * mnist.fit_images
 
 
-def test_pixel_figure_has_two_panels(mnist):
-    fig = bn.pixel_spread_figure(mnist)
-    assert len([ax for ax in fig.axes if ax.images]) == 2
+def test_pixel_figure_draws_the_spread_and_the_gain_of_every_pixel(mnist):
+    fig = pixels.pixel_spread_figure(mnist)
+    panels = [ax for ax in fig.axes if ax.images]
+    assert len(panels) == 2
+    np.testing.assert_array_equal(panels[0].images[0].get_array(), mnist.pixel_std)
+    np.testing.assert_array_equal(panels[1].images[0].get_array(), mnist.gain)
+    assert str(mnist.low_variance_pixels) in fig.get_suptitle()
+
+
+# Does it regularize? The MLP with and without batch norm, trained with fit --------------
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return mlp.cached_runs()
+
+
+def accuracies(runs, name, key):
+    return np.array([run[key] for run in runs[name]])
+
+
+def test_every_seed_trains_both_models_for_every_epoch(runs):
+    assert list(runs) == ["plain", "batch norm"]
+    for model_runs in runs.values():
+        assert len(model_runs) == len(mlp.SEEDS)
+        for run in model_runs:
+            assert len(run["history_train"]) == len(run["history_validation"]) == mlp.EPOCHS
+    # Different seeds are different runs (the seed reaches the weights and the batch order).
+    assert len(set(accuracies(runs, "plain", "validation"))) > 1
+
+
+def test_batch_norm_fits_the_training_subset_much_faster(runs):
+    early = {name: np.array([run["history_train"][2] for run in runs[name]]) for name in runs}
+    assert np.all(early["batch norm"] > early["plain"] + 0.15)  # after 3 epochs, every seed
+    assert np.all(accuracies(runs, "batch norm", "train") >= 0.99)  # every training image, or nearly
+    # The plain MLP is still learning when training stops.
+    assert np.all(accuracies(runs, "plain", "train") < 0.97)
+    plain_curve = np.mean([run["history_train"] for run in runs["plain"]], axis=0)
+    assert np.diff(plain_curve)[-5:].mean() > 0
+
+
+def test_batch_norm_widens_the_gap_and_gains_little_on_validation(runs):
+    gain = {key: accuracies(runs, "batch norm", key).mean() - accuracies(runs, "plain", key).mean()
+            for key in ("train", "validation", "gap")}
+    assert np.all(accuracies(runs, "batch norm", "gap") > accuracies(runs, "plain", "gap"))
+    assert gain["gap"] > 0.03
+    assert 0 < gain["validation"] < gain["train"] / 3  # higher, by much less than on training
+    assert gain["validation"] < 0.03
+
+
+def test_the_table_states_the_measured_differences(runs):
+    table = mlp.summary(runs)
+    gain = {key: 100 * (accuracies(runs, "batch norm", key).mean() - accuracies(runs, "plain", key).mean())
+            for key in ("train", "validation", "gap")}
+    assert table.splitlines()[-1] == ("batch norm minus plain, in points: "
+                                      f"training {gain['train']:+.1f}, validation {gain['validation']:+.1f}, "
+                                      f"gap {gain['gap']:+.1f}")
+    assert f"{100 * accuracies(runs, 'batch norm', 'train').mean():.1f} ± " in table
+
+
+def test_curves_figure_draws_the_mean_curves_of_both_models(runs):
+    fig = mlp.curves_figure(runs)
+    (ax,) = fig.axes
+    assert len(ax.lines) == 4 and len(ax.collections) == 4  # a band around every mean curve
+    means = [np.mean([run[key] for run in runs[name]], axis=0)
+             for name in runs for key in ("history_train", "history_validation")]
+    for line, mean in zip(ax.lines, means):
+        np.testing.assert_allclose(line.get_ydata(), mean)
+        np.testing.assert_array_equal(line.get_xdata(), np.arange(1, mlp.EPOCHS + 1))
+    assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "accuracy"
