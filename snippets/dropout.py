@@ -70,7 +70,7 @@ def keras_dropout_train_vs_inference(rate=0.5, size=10_000, seed=0):
     return {
         "zeros in training": int((trained == 0).sum()),
         "survivor values": tuple(float(v) for v in np.unique(trained[trained != 0])),
-        "training mean": float(trained.mean()),
+        "training mean": round(float(trained.mean()), 4),
         "inference output equals input": bool(np.array_equal(inferred, ones)),
     }
 # --8<-- [end:keras_dropout]
