@@ -1,7 +1,8 @@
 """Dropout: what the layer does in training and at inference, and what follows from it.
 
-Four demonstrations for the dropout chapter, each seeded and small enough to run
-in seconds on a laptop CPU:
+Demonstrations for the dropout chapter, each seeded and small enough to run in
+seconds on a laptop CPU. Every model is a plain ``keras.Sequential`` trained with
+``model.fit``:
 
 * :func:`keras_dropout_train_vs_inference`: ``keras.layers.Dropout`` zeroes a
   fraction ``rate`` of its inputs in training, scales the survivors by
@@ -11,28 +12,11 @@ in seconds on a laptop CPU:
   cheap uncertainty estimate (Gal & Ghahramani, 2016).
 * :func:`training_curves`: the same MLP and data with and without dropout; the
   training loss falls more slowly with dropout.
-* :func:`dropout_batch_norm_variance_shift`: dropout placed in front of batch
-  normalization makes the batch-norm layer learn a variance that does not hold at
-  inference (Li et al., 2019).
+* :func:`variance_shift`: dropout placed in front of batch normalization makes the
+  batch-norm layer learn a variance that does not hold at inference (Li et al., 2019).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from functools import lru_cache
-
-import numpy as np
-
-from snippets.demo_cache import demo_cache
-
-#: The small MNIST problem of the chapter: training and validation sizes, epochs.
-N_TRAIN = 2000
-N_VALIDATION = 1000
-EPOCHS = 10
-#: Plain SGD with batch 32 as in the notebook, with a larger step than its 0.01 so
-#: that ten epochs on 2,000 images fit the data well.
-LEARNING_RATE = 0.05
-
 
 # --8<-- [start:dropout_forward]
 import numpy as np
@@ -54,29 +38,22 @@ def dropout_forward(h, rate, *, training, rng, inverted=True):
     return h if inverted else h * keep
 # --8<-- [end:dropout_forward]
 
+# --8<-- [start:expectation]
+import numpy as np
 
-@dataclass(frozen=True)
-class TrainVsInference:
-    """What ``keras.layers.Dropout`` did to a vector of ones."""
 
-    rate: float
-    size: int
-    zeros_in_training: int
-    survivor_values: tuple[float, ...]
-    training_mean: float
-    inference_equals_input: bool
-
-    def __str__(self) -> str:
-        return "\n".join(
-            [
-                f"Dropout(rate={self.rate}) applied to {self.size:,} ones",
-                f"training=True : {self.zeros_in_training:,} zeros "
-                f"({self.zeros_in_training / self.size:.1%}), survivors equal to "
-                f"{', '.join(f'{v:g}' for v in self.survivor_values)}; "
-                f"mean output {self.training_mean:.4f}",
-                f"training=False: output identical to the input: {self.inference_equals_input}",
-            ]
-        )
+def expectation_matches_inference(rate=0.5, draws=200_000, seed=0):
+    """For both conventions: one unit (activation 3.0) under many masks, the mean
+    training output next to the inference output."""
+    rng = np.random.default_rng(seed)
+    h = np.full(draws, 3.0)
+    rows = {}
+    for inverted, name in ((True, "inverted (Keras)"), (False, "original (test-time scaling)")):
+        train = dropout_forward(h, rate, training=True, rng=rng, inverted=inverted)
+        infer = dropout_forward(h[:1], rate, training=False, rng=rng, inverted=inverted)
+        rows[name] = (float(train.mean()), float(infer[0]))
+    return rows
+# --8<-- [end:expectation]
 
 
 # --8<-- [start:keras_dropout]
@@ -90,122 +67,85 @@ def keras_dropout_train_vs_inference(rate=0.5, size=10_000, seed=0):
     ones = np.ones((1, size), dtype="float32")
     trained = keras.ops.convert_to_numpy(layer(ones, training=True))
     inferred = keras.ops.convert_to_numpy(layer(ones, training=False))
-    survivors = trained[trained != 0]
-    return TrainVsInference(
-        rate=rate,
-        size=size,
-        zeros_in_training=int((trained == 0).sum()),
-        survivor_values=tuple(float(v) for v in np.unique(survivors)),
-        training_mean=float(trained.mean()),
-        inference_equals_input=bool(np.array_equal(inferred, ones)),
-    )
+    return {
+        "zeros in training": int((trained == 0).sum()),
+        "survivor values": tuple(float(v) for v in np.unique(trained[trained != 0])),
+        "training mean": round(float(trained.mean()), 4),
+        "inference output equals input": bool(np.array_equal(inferred, ones)),
+    }
 # --8<-- [end:keras_dropout]
 
 
-@dataclass(frozen=True)
-class ExpectationCheck:
-    """Mean training-mode output over many masks versus the inference output."""
 
-    convention: str
-    training_mean: float
-    inference_output: float
+# --8<-- [start:train_dropout_mlp]
+from functools import lru_cache
 
+import keras
+import tensorflow as tf
 
-def expectation_matches_inference(rate=0.5, draws=200_000, seed=0):
-    """Both conventions: the average training output equals the inference output."""
-    rng = np.random.default_rng(seed)
-    h = np.full(draws, 3.0)  # one unit with activation 3.0, seen under `draws` masks
-    checks = []
-    for inverted, name in ((True, "inverted (Keras)"), (False, "original (test-time scaling)")):
-        train = dropout_forward(h, rate, training=True, rng=rng, inverted=inverted)
-        infer = dropout_forward(h[:1], rate, training=False, rng=rng, inverted=inverted)
-        checks.append(ExpectationCheck(name, float(train.mean()), float(infer[0])))
-    return tuple(checks)
+from snippets.data import notebook_subsets
+from snippets.demo_cache import demo_cache
+from snippets.pipeline import shuffled_batches
+
+N_TRAIN = 2000  # the first 2,000 images of the training split
+N_VALIDATION = 1000  # and the first 1,000 of the validation split
+EPOCHS = 10
+BATCH_SIZE = 32
+LEARNING_RATE = 0.05  # plain SGD; larger than the notebook's 0.01 so that ten epochs fit well
 
 
-# ---------------------------------------------------------------------------
-# A small MNIST problem shared by the demonstrations below.
-# ---------------------------------------------------------------------------
+def dropout_mlp(rate, seed=0):
+    """The notebook's 784-300-100-10 MLP with Dropout(rate) after each hidden layer.
 
-
-@lru_cache(maxsize=1)
-def small_mnist(n_train: int = N_TRAIN, n_validation: int = N_VALIDATION):
-    """The first ``n_train`` images of the notebook's training split and ``n_validation``
-    of its validation split, as float32 in [0, 1]."""
-    from snippets.data import load_mnist, notebook_split
-    from snippets.data import as_float_images
-
-    (x, y), _ = load_mnist()
-    (x_train, y_train), (x_val, y_val) = notebook_split(x, y)
-    return (
-        (as_float_images(x_train[:n_train]), y_train[:n_train]),
-        (as_float_images(x_val[:n_validation]), y_val[:n_validation]),
-    )
-
-
-@lru_cache(maxsize=8)
-@demo_cache
-def _trained_mlp(rate: float, seed: int, epochs: int, n_train: int):
-    """Train the notebook's MLP with dropout ``rate``; return its weights and history.
-
-    Cached so that the chapter's demonstrations (and their tests) train each
-    configuration once per process, or once in all with ``$HANDBOOK_DEMO_CACHE``
-    (``snippets.demo_cache``). Weights, not the model, are cached: callers
-    rebuild a fresh model, so nothing shared can be changed by accident.
+    Dropout(0.0) passes everything through. The dropout layers get seeds of their own,
+    so they draw nothing from the global seed: every rate starts from the same weights.
     """
-    from snippets.models import build_mlp
-    from snippets.training import EvaluateEachEpoch, compile_like_notebook, seed_everything, train
+    return keras.Sequential([
+        keras.Input(shape=(28, 28)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(300, activation="relu"),
+        keras.layers.Dropout(rate, seed=seed),
+        keras.layers.Dense(100, activation="relu"),
+        keras.layers.Dropout(rate, seed=seed + 1),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
 
-    train_data, validation_data = small_mnist(n_train)
-    seed_everything(seed)
-    model = compile_like_notebook(build_mlp(dropout=rate), learning_rate=LEARNING_RATE)
-    # Keras' `loss` is measured with dropout active; `clean_loss` re-evaluates the
-    # training set at the end of each epoch in inference mode (dropout off).
-    history = train(
-        model,
-        train_data,
-        validation_data,
-        seed=seed,
-        epochs=epochs,
-        callbacks=[EvaluateEachEpoch(*train_data, prefix="clean")],
+
+class CleanTrainingLoss(keras.callbacks.Callback):
+    """Adds ``clean_loss`` to each epoch's logs: the training set's loss with dropout off."""
+
+    def __init__(self, x, y):
+        super().__init__()
+        self.x, self.y = x, y
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss, _ = self.model.evaluate(self.x, self.y, batch_size=500, verbose=0)  # inference mode
+        logs["clean_loss"] = loss
+
+
+@lru_cache(maxsize=8)  # the page and the tests share one training per rate; treat as read-only
+@demo_cache  # ... and share it across processes when $HANDBOOK_DEMO_CACHE names a folder
+def train_dropout_mlp(rate, seed=0, epochs=EPOCHS):
+    """Train ``dropout_mlp(rate)``; return its weights and its per-epoch history."""
+    (x_train, y_train), (x_val, y_val), _ = notebook_subsets(N_TRAIN, N_VALIDATION)
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    model = dropout_mlp(rate, seed)
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=LEARNING_RATE),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=32,  # 32 SGD steps per call from Python: faster, same math
     )
-    weights = tuple(w.copy() for w in model.get_weights())
-    # Keep the losses and accuracies; drop the wall-clock seconds, which vary run to run.
-    return weights, {name: tuple(values) for name, values in history.items() if name != "seconds"}
-
-
-# ---------------------------------------------------------------------------
-# (b) Monte Carlo dropout
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MonteCarloResult:
-    """Averages of stochastic passes compared with the deterministic pass."""
-
-    passes: tuple[int, ...]
-    mean_abs_gap: tuple[float, ...]  # mean |MC average - deterministic| per probability
-    agreement: float  # share of images where both predict the same class (most passes)
-    deterministic_accuracy: float
-    monte_carlo_accuracy: float
-    spread_correct: float  # mean std of the winning class's probability, correct images
-    spread_wrong: float  # the same on misclassified images
-    n_images: int
-
-    def __str__(self) -> str:
-        rows = [f"{'passes T':>8}  {'mean |MC average - deterministic|':>34}"]
-        rows += [f"{t:>8}  {gap:>34.4f}" for t, gap in zip(self.passes, self.mean_abs_gap)]
-        return "\n".join(
-            rows
-            + [
-                "",
-                f"same predicted class (T={self.passes[-1]}): {self.agreement:.1%} of {self.n_images} images",
-                f"accuracy: deterministic {self.deterministic_accuracy:.1%}, "
-                f"MC average {self.monte_carlo_accuracy:.1%}",
-                f"spread (std over passes of the predicted class's probability): "
-                f"correct images {self.spread_correct:.3f}, misclassified {self.spread_wrong:.3f}",
-            ]
-        )
+    history = model.fit(
+        shuffled_batches(x_train, y_train, seed, BATCH_SIZE),
+        epochs=epochs,
+        validation_data=(x_val, y_val),
+        callbacks=[CleanTrainingLoss(x_train, y_train)],
+        verbose=0,
+    )
+    return model.get_weights(), history.history
+# --8<-- [end:train_dropout_mlp]
 
 
 # --8<-- [start:mc_dropout]
@@ -231,100 +171,84 @@ def mc_dropout_predictions(model, x, passes, seed=0, chunk=25):
 # --8<-- [end:mc_dropout]
 
 
-@lru_cache(maxsize=4)
-def monte_carlo_dropout(
-    rate=0.5, seed=0, passes=(1, 3, 10, 30, 100), n_images=500, epochs=EPOCHS, n_train=N_TRAIN
-) -> MonteCarloResult:
-    """Train a dropout MLP, then compare MC averages of T passes with the deterministic pass."""
-    import keras
+# --8<-- [start:monte_carlo_dropout]
+from functools import lru_cache
 
-    from snippets.models import build_mlp
+import numpy as np
 
-    weights, _ = _trained_mlp(rate, seed, epochs, n_train)
-    model = build_mlp(dropout=rate)
-    model.set_weights(list(weights))
-    _, (x_val, y_val) = small_mnist(n_train)
+from snippets.data import notebook_subsets
+from snippets.dropout import N_VALIDATION, dropout_mlp, mc_dropout_predictions, train_dropout_mlp
+
+
+@lru_cache(maxsize=4)  # the page and the tests share one result; treat as read-only
+def monte_carlo_dropout(rate=0.5, seed=0, passes=(1, 3, 10, 30, 100), n_images=500):
+    """Averages of T stochastic passes against the deterministic pass, on validation images."""
+    weights, _ = train_dropout_mlp(rate, seed)
+    model = dropout_mlp(rate, seed)
+    model.set_weights(weights)
+    _, (x_val, y_val), _ = notebook_subsets(validation_size=N_VALIDATION)
     x, y = x_val[:n_images], y_val[:n_images]
 
-    deterministic = keras.ops.convert_to_numpy(model(x, training=False))
+    deterministic = np.asarray(model(x, training=False))
     samples = mc_dropout_predictions(model, x, max(passes), seed=seed)
-    gaps = tuple(float(np.abs(samples[:t].mean(axis=0) - deterministic).mean()) for t in passes)
     average = samples.mean(axis=0)
     predicted = average.argmax(axis=1)
-    spread = samples[:, np.arange(len(x)), predicted].std(axis=0)
     correct = predicted == y
-    return MonteCarloResult(
-        passes=tuple(passes),
-        mean_abs_gap=gaps,
-        agreement=float((predicted == deterministic.argmax(axis=1)).mean()),
-        deterministic_accuracy=float((deterministic.argmax(axis=1) == y).mean()),
-        monte_carlo_accuracy=float(correct.mean()),
-        spread_correct=float(spread[correct].mean()),
-        spread_wrong=float(spread[~correct].mean()),
-        n_images=len(x),
-    )
+    # How much the passes disagree: the std over passes of the winning class's probability.
+    spread = samples[:, np.arange(len(x)), predicted].std(axis=0)
+    return {
+        "mean |MC average - deterministic|": {t: float(np.abs(samples[:t].mean(axis=0) - deterministic).mean())
+                                              for t in passes},
+        "same predicted class": float((predicted == deterministic.argmax(axis=1)).mean()),
+        "deterministic accuracy": float((deterministic.argmax(axis=1) == y).mean()),
+        "MC average accuracy": float(correct.mean()),
+        "spread, correct images": float(spread[correct].mean()),
+        "spread, misclassified images": float(spread[~correct].mean()),
+    }
+# --8<-- [end:monte_carlo_dropout]
 
 
-# ---------------------------------------------------------------------------
-# (c) Dropout slows the decrease of the training loss
-# ---------------------------------------------------------------------------
+# --8<-- [start:training_curves]
+import pandas as pd
+
+from snippets.dropout import train_dropout_mlp
 
 
-@dataclass(frozen=True)
-class TrainingCurves:
-    """Per-epoch losses of the same MLP trained with each dropout rate."""
-
-    rates: tuple[float, ...]
-    loss: dict  # rate -> Keras' training loss (dropout active, running mean over the epoch)
-    clean_loss: dict  # rate -> training-set loss at the epoch's end, dropout off
-    val_loss: dict  # rate -> validation loss at the epoch's end
-
-    @property
-    def epochs(self) -> int:
-        return len(self.loss[self.rates[0]])
-
-    def epochs_to_reach(self, rate: float, target: float) -> int | None:
-        """First epoch (1-based) whose clean training loss is at or below ``target``."""
-        for epoch, value in enumerate(self.clean_loss[rate], start=1):
-            if value <= target:
-                return epoch
-        return None
-
-    def table(self) -> str:
-        head = "epoch" + "".join(
-            f"  {'loss r=' + format(r, 'g'):>11}  {'clean r=' + format(r, 'g'):>11}" for r in self.rates
-        )
-        rows = [head]
-        for e in range(self.epochs):
-            rows.append(
-                f"{e + 1:>5}"
-                + "".join(f"  {self.loss[r][e]:>11.3f}  {self.clean_loss[r][e]:>11.3f}" for r in self.rates)
-            )
-        return "\n".join(rows)
+def training_curves(rates=(0.0, 0.5), seed=0):
+    """Per epoch and rate: Keras' training loss (dropout active) and the clean one (dropout off)."""
+    columns = {}
+    for rate in rates:
+        history = train_dropout_mlp(rate, seed)[1]
+        columns[("loss", rate)] = history["loss"]
+        columns[("clean loss", rate)] = history["clean_loss"]
+    curves = pd.DataFrame(columns)
+    curves.index = pd.RangeIndex(1, len(curves) + 1, name="epoch")
+    curves.columns.names = ["", "dropout rate"]
+    return curves
 
 
-@lru_cache(maxsize=4)
-def training_curves(rates=(0.0, 0.5), seed=0, epochs=EPOCHS, n_train=N_TRAIN) -> TrainingCurves:
-    """Train the notebook's MLP (SGD, batch 32) on the same data and seed with each rate."""
-    histories = {rate: _trained_mlp(rate, seed, epochs, n_train)[1] for rate in rates}
-    return TrainingCurves(
-        rates=tuple(rates),
-        loss={r: h["loss"] for r, h in histories.items()},
-        clean_loss={r: h["clean_loss"] for r, h in histories.items()},
-        val_loss={r: h["val_loss"] for r, h in histories.items()},
-    )
+def epochs_to_reach(curves, rate, target):
+    """The first epoch whose clean training loss is at or below ``target`` (None if none)."""
+    reached = curves[("clean loss", rate)] <= target
+    return int(reached.idxmax()) if reached.any() else None
+# --8<-- [end:training_curves]
 
 
-def plot_training_curves(curves: TrainingCurves):
+# --8<-- [start:plot_training_curves]
+import numpy as np
+
+from snippets.plotting import Figure
+
+
+def plot_training_curves(curves):
     """Two panels: the loss the optimizer sees, and the training loss with dropout off."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
-    epochs = np.arange(1, curves.epochs + 1)
-    for rate, style in zip(curves.rates, ("-o", "-s", "-^", "-v")):
+    fig = Figure(figsize=(9, 3.4))
+    axes = fig.subplots(1, 2, sharey=True)
+    rates = curves["loss"].columns
+    for rate, style in zip(rates, ("-o", "-s", "-^", "-v")):
         label = "no dropout" if rate == 0 else f"dropout {rate:g}"
-        axes[0].plot(epochs, curves.loss[rate], style, ms=4, label=label)
-        axes[1].plot(epochs, curves.clean_loss[rate], style, ms=4, label=label)
+        axes[0].plot(curves.index, curves[("loss", rate)], style, ms=4, label=label)
+        axes[1].plot(curves.index, curves[("clean loss", rate)], style, ms=4, label=label)
     axes[0].set_title("training loss, dropout active\n(Keras' loss)")
     axes[1].set_title("training loss, dropout off\n(evaluated after each epoch)")
     for ax in axes:
@@ -334,11 +258,7 @@ def plot_training_curves(curves: TrainingCurves):
     axes[1].legend()
     fig.tight_layout()
     return fig
-
-
-# ---------------------------------------------------------------------------
-# (d) Dropout in front of batch normalization: the variance shift
-# ---------------------------------------------------------------------------
+# --8<-- [end:plot_training_curves]
 
 
 # --8<-- [start:dropout_bn_order]
@@ -364,72 +284,58 @@ def dropout_and_batch_norm(order, rate=0.5, units=100):
     )
 # --8<-- [end:dropout_bn_order]
 
+# --8<-- [start:variance_shift]
+from functools import lru_cache
 
-@dataclass(frozen=True)
-class VarianceShift:
-    """Batch norm's moving variance against the variance its input has at inference."""
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
 
-    order: str
-    rate: float
-    ratio_moving_to_inference: float  # median over units
-    predicted_ratio: float  # median over units of E[h^2]/(1-p) - E[h]^2 over Var(h), or 1
-    output_std_at_inference: float  # median over units; 1 when the statistics match
-
-    def row(self) -> str:
-        return (
-            f"{self.order:<14}{self.ratio_moving_to_inference:>15.2f}{self.predicted_ratio:>11.2f}"
-            f"{self.output_std_at_inference:>16.2f}"
-        )
+from snippets.data import notebook_subsets
+from snippets.demo_cache import demo_cache
+from snippets.dropout import BATCH_SIZE, EPOCHS, LEARNING_RATE, N_TRAIN, dropout_and_batch_norm
+from snippets.pipeline import shuffled_batches
 
 
-@lru_cache(maxsize=4)
-@demo_cache
-def dropout_batch_norm_variance_shift(
-    rate=0.5, seed=0, epochs=EPOCHS, n_train=N_TRAIN
-) -> tuple[VarianceShift, VarianceShift]:
-    """Train both orders on the same data; compare what batch norm learned with what it gets."""
-    import keras
+@lru_cache(maxsize=4)  # the page and the tests share one result; treat as read-only
+@demo_cache  # ... and share it across processes when $HANDBOOK_DEMO_CACHE names a folder
+def variance_shift(rate=0.5, seed=0):
+    """Train both orders; compare the variance batch norm learned with the one it gets.
 
-    from snippets.training import compile_like_notebook, seed_everything, train
-
-    train_data, validation_data = small_mnist(n_train)
-    x_train = train_data[0]
-    results = []
+    Per unit, at inference (dropout off), over the training images: the moving variance
+    over the variance of batch norm's input, the ratio the formula predicts, and the
+    standard deviation of batch norm's standardized output (1 when the two agree).
+    The table holds the medians over the units that fire (dead ReLUs skipped).
+    """
+    (x_train, y_train), _, _ = notebook_subsets(N_TRAIN)
+    rows = {}
     for order in ("dropout -> BN", "BN -> dropout"):
-        seed_everything(seed)
-        model = compile_like_notebook(dropout_and_batch_norm(order, rate), learning_rate=LEARNING_RATE)
-        train(model, train_data, validation_data, seed=seed, epochs=epochs)
+        keras.utils.set_random_seed(seed)
+        tf.config.experimental.enable_op_determinism()
+        model = dropout_and_batch_norm(order, rate)
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=LEARNING_RATE),
+                      loss="sparse_categorical_crossentropy", steps_per_execution=32)
+        model.fit(shuffled_batches(x_train, y_train, seed, BATCH_SIZE), epochs=EPOCHS, verbose=0)
+
         bn = next(layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
-        # What reaches batch norm at inference: the layers before it, with dropout off.
-        h = x_train
+        h = x_train  # what reaches batch norm at inference: the layers before it, dropout off
         for layer in model.layers[: model.layers.index(bn)]:
             h = layer(h, training=False)
-        h = keras.ops.convert_to_numpy(h).astype(np.float64)
+        h = np.asarray(h, dtype=np.float64)
         inference_var = h.var(axis=0)
         moving_var = np.asarray(bn.moving_variance, dtype=np.float64)
-        live = inference_var > 1e-6  # skip units that never fire (dead ReLUs)
-        if order == "dropout -> BN":
-            # Inverted dropout keeps E[h] but inflates E[h^2] by 1/(1-p).
+        if order == "dropout -> BN":  # inverted dropout keeps E[h] but inflates E[h^2] by 1/(1-p)
             predicted = ((h**2).mean(axis=0) / (1 - rate) - h.mean(axis=0) ** 2) / np.maximum(inference_var, 1e-12)
         else:
             predicted = np.ones_like(inference_var)
-        # Batch norm at inference divides by sqrt(moving variance): the standardized
-        # output has std sqrt(inference var / moving var), 1 when they match.
-        standardized_std = np.sqrt(inference_var / (moving_var + bn.epsilon))
-        results.append(
-            VarianceShift(
-                order=order,
-                rate=rate,
-                ratio_moving_to_inference=float(np.median(moving_var[live] / inference_var[live])),
-                predicted_ratio=float(np.median(predicted[live])),
-                output_std_at_inference=float(np.median(standardized_std[live])),
-            )
-        )
-    return tuple(results)
-
-
-def format_variance_shift(results) -> str:
-    head = f"{'order':<14}{'moving var /':>15}{'predicted':>11}{'BN output std':>16}"
-    sub = f"{'':<14}{'inference var':>15}{'':>11}{'at inference':>16}"
-    return "\n".join([head, sub, *(r.row() for r in results)])
-
+        # At inference batch norm divides by sqrt(moving variance + epsilon).
+        output_std = np.sqrt(inference_var / (moving_var + bn.epsilon))
+        live = inference_var > 1e-6
+        rows[order] = {
+            "moving var / inference var": np.median(moving_var[live] / inference_var[live]),
+            "predicted ratio": np.median(predicted[live]),
+            "BN output std at inference": np.median(output_std[live]),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").round(2)
+# --8<-- [end:variance_shift]
