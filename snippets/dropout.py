@@ -142,6 +142,7 @@ def train_dropout_mlp(rate, seed=0, epochs=EPOCHS):
         epochs=epochs,
         validation_data=(x_val, y_val),
         callbacks=[CleanTrainingLoss(x_train, y_train)],
+        shuffle=False,  # the pipeline shuffles
         verbose=0,
     )
     return model.get_weights(), history.history
@@ -316,7 +317,7 @@ def variance_shift(rate=0.5, seed=0):
         model = dropout_and_batch_norm(order, rate)
         model.compile(optimizer=keras.optimizers.SGD(learning_rate=LEARNING_RATE),
                       loss="sparse_categorical_crossentropy", steps_per_execution=32)
-        model.fit(shuffled_batches(x_train, y_train, seed, BATCH_SIZE), epochs=EPOCHS, verbose=0)
+        model.fit(shuffled_batches(x_train, y_train, seed, BATCH_SIZE), epochs=EPOCHS, shuffle=False, verbose=0)
 
         bn = next(layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
         h = x_train  # what reaches batch norm at inference: the layers before it, dropout off

@@ -86,7 +86,8 @@ def train_small(augmentation=None, *, n_train=N_TRAIN, epochs=EPOCHS, learning_r
         metrics=["accuracy"],
         steps_per_execution=32,  # 32 SGD steps per call from Python: faster, same math
     )
-    model.fit(shuffled_batches(x_train, y_train, seed, BATCH_SIZE), epochs=epochs, verbose=0)
+    # shuffle=False: the pipeline shuffles (fit would warn that it ignores its own shuffle)
+    model.fit(shuffled_batches(x_train, y_train, seed, BATCH_SIZE), epochs=epochs, shuffle=False, verbose=0)
     _, train_accuracy = model.evaluate(x_train, y_train, verbose=0)
     _, val_accuracy = model.evaluate(x_val, y_val, verbose=0)
     return {"epochs": epochs, "SGD steps": int(model.optimizer.iterations),
