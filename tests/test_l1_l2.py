@@ -46,6 +46,10 @@ def test_l1_path_reaches_an_axis_l2_path_does_not():
     assert 0 < peak < len(strengths) - 1
     assert l2_path[peak, 1] > l2_path[0, 1] + 0.03
     assert l2_path[-1, 1] < l2_path[0, 1]
+    # Why: the part of w* along H's low-curvature eigenvector, shrunk faster, has a negative w2.
+    curvatures, directions = np.linalg.eigh([[1.0, 0.4], [0.4, 0.8]])
+    low_part = (directions[:, 0] @ [2.0, 0.5]) * directions[:, 0]
+    assert curvatures[0] < curvatures[1] and low_part[1] < 0 < low_part[0]
 
 
 def test_sparse_problem_has_5_informative_and_45_noise_features():
