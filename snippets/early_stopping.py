@@ -52,6 +52,7 @@ def early_stopping_run(restore_best_weights, patience=3, max_epochs=40, seed=0):
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         steps_per_execution=16,  # 16 batches per call into TensorFlow: less overhead, same updates
+        # no jit_compile: Keras does not use XLA under op determinism, and these runs are too short to repay it
     )
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_loss",  # the default

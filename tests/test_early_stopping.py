@@ -123,7 +123,8 @@ def test_gd_and_ridge_gaps_match_their_spectral_filters():
     for _, row in table.iterrows():
         gd = (1 - (1 - lr * s) ** row["steps t"]) * coefficients
         ridge = s / (s + row["lambda = 1/(lr t)"]) * coefficients
-        assert row["|GD - ridge| / |ridge|"] == pytest.approx(np.linalg.norm(gd - ridge) / np.linalg.norm(ridge), rel=1e-6)
+        assert row["|GD - ridge| / |ridge|"] == pytest.approx(
+            np.linalg.norm(gd - ridge) / np.linalg.norm(ridge), rel=1e-6)
         assert row["|GD - least squares| / |least squares|"] == pytest.approx(
             np.linalg.norm(gd - coefficients) / np.linalg.norm(coefficients), rel=1e-6)
 
