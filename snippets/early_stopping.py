@@ -2,135 +2,89 @@
 
 Demonstrations for the early-stopping chapter, all seeded and quick:
 
-* :func:`early_stopping_run`: the same seeded training of the notebook's MLP on
-  500 MNIST images with ``keras.callbacks.EarlyStopping``, with and without
+* :func:`early_stopping_run`: the same seeded ``fit`` of the notebook's MLP on 500
+  MNIST images with ``keras.callbacks.EarlyStopping``, with and without
   ``restore_best_weights``; which weights the model holds when ``fit`` returns.
+* :func:`patience_on_recorded_curve`: Keras' callback replayed on a recorded,
+  noisy validation curve with several values of ``patience``.
 * :func:`gradient_descent_vs_ridge`: on a least-squares problem, the weights
   after ``t`` steps of gradient descent from zero are close to the ridge
   solution with ``lambda = 1 / (learning_rate * t)``.
-* :func:`patience_on_recorded_curve`: Keras' callback replayed on a recorded,
-  noisy validation curve with several values of ``patience``.
+
+Figures use matplotlib's ``Figure`` API (see :mod:`snippets.plotting`).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from functools import lru_cache
-
-import numpy as np
-
-#: An overfitting-prone problem: 500 training images, 1,000 validation images.
-N_TRAIN = 500
-N_VALIDATION = 1000
-#: Plain SGD with the notebook's batch size of 32 and a step of 0.05.
-LEARNING_RATE = 0.05
-
-
-@lru_cache(maxsize=1)
-def small_mnist(n_train: int = N_TRAIN, n_validation: int = N_VALIDATION):
-    """The first images of the notebook's training and validation splits, float32 in [0, 1]."""
-    from snippets.data import load_mnist, notebook_split
-    from snippets.data import as_float_images
-
-    (x, y), _ = load_mnist()
-    (x_train, y_train), (x_val, y_val) = notebook_split(x, y)
-    return (
-        (as_float_images(x_train[:n_train]), y_train[:n_train]),
-        (as_float_images(x_val[:n_validation]), y_val[:n_validation]),
-    )
-
-
-@dataclass(frozen=True)
-class EarlyStoppingRun:
-    """What one ``fit`` with ``EarlyStopping`` did and which weights it left behind."""
-
-    restore_best_weights: bool
-    patience: int
-    max_epochs: int
-    val_loss: tuple[float, ...]  # per epoch, as logged during training
-    stopped_epoch: int | None  # 1-based epoch at which the callback stopped training
-    best_epoch: int  # 1-based epoch with the lowest val_loss
-    best_val_loss: float
-    final_val_loss: float  # val_loss of the weights the model holds after fit
-
-    @property
-    def epochs_run(self) -> int:
-        return len(self.val_loss)
-
-    @property
-    def last_epoch_val_loss(self) -> float:
-        return self.val_loss[-1]
-
-    def row(self) -> str:
-        stopped = "never" if self.stopped_epoch is None else str(self.stopped_epoch)
-        return (
-            f"{str(self.restore_best_weights):>8} {self.patience:>8} {self.epochs_run:>6} {stopped:>8}"
-            f" {self.best_epoch:>5} {self.best_val_loss:>9.4f} {self.last_epoch_val_loss:>10.4f}"
-            f" {self.final_val_loss:>11.4f}"
-        )
-
-
-def format_runs(runs) -> str:
-    head = (
-        f"{'restore':>8} {'patience':>8} {'epochs':>6} {'stopped':>8} {'best':>5} {'best val':>9}"
-        f" {'last epoch':>10} {'final model':>11}"
-    )
-    sub = f"{'':>8} {'':>8} {'run':>6} {'at epoch':>8} {'epoch':>5} {'loss':>9} {'val loss':>10} {'val loss':>11}"
-    return "\n".join([head, sub, *(run.row() for run in runs)])
 
 
 # --8<-- [start:early_stopping_run]
 from functools import lru_cache
 
 import keras
+import tensorflow as tf
 
+from snippets.data import notebook_subsets
 from snippets.demo_cache import demo_cache
-from snippets.models import build_mlp
-from snippets.training import compile_like_notebook, evaluate, seed_everything, train
+from snippets.pipeline import shuffled_batches
+
+#: An overfitting-prone problem: 500 training images, 1,000 validation images.
+N_TRAIN, N_VALIDATION = 500, 1000
+#: Plain SGD with the notebook's batch size of 32 and a step of 0.05.
+LEARNING_RATE = 0.05
 
 
 @lru_cache(maxsize=8)  # the page's table and the tests share one run per setting
 @demo_cache  # ... and share it across processes when $HANDBOOK_DEMO_CACHE names a folder
 def early_stopping_run(restore_best_weights, patience=3, max_epochs=40, seed=0):
-    """Train the MLP with EarlyStopping; report the stop and the weights left in the model."""
-    train_data, validation_data = small_mnist()
-    seed_everything(seed)  # same seed, same data order: identical runs until they stop
-    model = compile_like_notebook(build_mlp(), learning_rate=LEARNING_RATE)
+    """Train the notebook's MLP with EarlyStopping; report the stop and the weights fit leaves."""
+    (x_train, y_train), (x_val, y_val), _ = notebook_subsets(N_TRAIN, N_VALIDATION)
+    keras.utils.set_random_seed(seed)  # the same initial weights and batches ...
+    tf.config.experimental.enable_op_determinism()  # ... and the same numbers, run after run
+    model = keras.Sequential([
+        keras.Input(shape=(28, 28)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(300, activation="relu"),
+        keras.layers.Dense(100, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=LEARNING_RATE),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=16,  # 16 batches per call into TensorFlow: less overhead, same updates
+        # no jit_compile: Keras does not use XLA under op determinism, and these runs are too short to repay it
+    )
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_loss",  # the default
         patience=patience,  # the default is 0
         restore_best_weights=restore_best_weights,  # the default is False
     )
-    history = train(model, train_data, validation_data, seed=seed, epochs=max_epochs, callbacks=[stopper])
-    return EarlyStoppingRun(
-        restore_best_weights=restore_best_weights,
-        patience=patience,
-        max_epochs=max_epochs,
-        val_loss=tuple(history["val_loss"]),
-        # Keras counts epochs from 0 and leaves stopped_epoch at 0 when it never stopped.
-        stopped_epoch=stopper.stopped_epoch + 1 if stopper.stopped_epoch else None,
-        best_epoch=stopper.best_epoch + 1,
-        best_val_loss=float(stopper.best),
-        final_val_loss=evaluate(model, validation_data)["loss"],
+    history = model.fit(
+        shuffled_batches(x_train, y_train, seed),  # a new order every epoch; so shuffle=False
+        validation_data=(x_val, y_val),
+        epochs=max_epochs,
+        callbacks=[stopper],
+        shuffle=False,
+        verbose=0,
     )
+    return {
+        "restore_best_weights": restore_best_weights,
+        "patience": patience,
+        "val_loss": history.history["val_loss"],  # one value per epoch that ran
+        # Keras counts epochs from 0 and leaves stopped_epoch at 0 when it never stopped.
+        "stopped_epoch": stopper.stopped_epoch + 1 if stopper.stopped_epoch else None,
+        "best_epoch": stopper.best_epoch + 1,
+        "best_val_loss": float(stopper.best),
+        # The validation loss of the weights the model holds now that fit has returned.
+        "final_val_loss": model.evaluate(x_val, y_val, verbose=0)[0],
+    }
 # --8<-- [end:early_stopping_run]
-
-
-# ---------------------------------------------------------------------------
-# Patience on a noisy validation curve
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PatienceOutcome:
-    patience: int
-    stopped_epoch: int | None  # 1-based; None if the curve ran out first
-    best_epoch: int  # 1-based
-    best_val_loss: float
 
 
 # --8<-- [start:replay]
 import keras
+
+from snippets.early_stopping import early_stopping_run
 
 
 def replay_early_stopping(val_losses, patience):
@@ -148,56 +102,46 @@ def replay_early_stopping(val_losses, patience):
         stopper.on_epoch_end(epoch, {"val_loss": value})
         if stopper.model.stop_training:
             break
-    return PatienceOutcome(
-        patience=patience,
-        stopped_epoch=stopper.stopped_epoch + 1 if stopper.stopped_epoch else None,
-        best_epoch=stopper.best_epoch + 1,
-        best_val_loss=float(stopper.best),
-    )
-# --8<-- [end:replay]
+    return {
+        "patience": patience,
+        "stopped_epoch": stopper.stopped_epoch + 1 if stopper.stopped_epoch else None,
+        "best_epoch": stopper.best_epoch + 1,
+        "best_val_loss": float(stopper.best),
+    }
 
 
 def patience_on_recorded_curve(patiences=(0, 1, 3, 5, 10), epochs=30, seed=0):
-    """Record one full run's val_loss curve, then replay several patiences on it."""
-    curve = early_stopping_run(True, patience=epochs, max_epochs=epochs, seed=seed).val_loss
-    return curve, tuple(replay_early_stopping(curve, p) for p in patiences)
+    """Record one full run's val_loss curve (it never stops), then replay several patiences on it."""
+    curve = early_stopping_run(True, patience=epochs, max_epochs=epochs, seed=seed)["val_loss"]
+    return curve, [replay_early_stopping(curve, patience) for patience in patiences]
+# --8<-- [end:replay]
 
 
-def format_patience(curve, outcomes) -> str:
-    overall = int(np.argmin(curve)) + 1
-    rows = [
-        f"lowest val_loss of the whole {len(curve)}-epoch run: {min(curve):.4f} at epoch {overall}",
-        "",
-        f"{'patience':>8} {'stops after':>11} {'best epoch':>10} {'best val_loss':>13}",
-    ]
-    for o in outcomes:
-        stop = "never" if o.stopped_epoch is None else f"epoch {o.stopped_epoch}"
-        rows.append(f"{o.patience:>8} {stop:>11} {o.best_epoch:>10} {o.best_val_loss:>13.4f}")
-    return "\n".join(rows)
+# --8<-- [start:patience_figure]
+import numpy as np
+
+from snippets.plotting import COLORS, Figure
 
 
 def plot_patience(curve, outcomes):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.4))
+    """The validation curve, its lowest point, and where each patience stops."""
+    fig = Figure(figsize=(7, 3.4))
+    ax = fig.subplots()
     epochs = np.arange(1, len(curve) + 1)
     ax.plot(epochs, curve, "-o", ms=3, color="0.3", label="validation loss")
     lowest = int(np.argmin(curve))
     ax.plot(lowest + 1, curve[lowest], "*", ms=12, color="gold", mec="k", label="lowest val_loss")
-    for o, color in zip(outcomes, plt.rcParams["axes.prop_cycle"].by_key()["color"]):
-        if o.stopped_epoch is not None:
-            ax.axvline(o.stopped_epoch, color=color, ls="--", lw=1.2, label=f"patience {o.patience}: stop")
+    for outcome, color in zip(outcomes, COLORS):
+        if outcome["stopped_epoch"] is not None:
+            ax.axvline(outcome["stopped_epoch"], color=color, ls="--", lw=1.2,
+                       label=f"patience {outcome['patience']}: stop")
     ax.set_xlabel("epoch")
     ax.set_ylabel("val_loss")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
-
-
-# ---------------------------------------------------------------------------
-# Gradient descent steps versus ridge regression
-# ---------------------------------------------------------------------------
+# --8<-- [end:patience_figure]
 
 
 # --8<-- [start:gd_vs_ridge]
@@ -229,21 +173,19 @@ def ridge(X, y, lam):
 # --8<-- [end:gd_vs_ridge]
 
 
+# --8<-- [start:gd_vs_ridge_table]
+import numpy as np
+import pandas as pd
+
+from snippets.early_stopping import gradient_descent, least_squares_problem, ridge
+
 #: Gradient-descent step as a fraction of 1 / (largest curvature). Small steps make
 #: (1 - lr s)^t close to exp(-lr s t), the regime where the analogy is cleanest.
 STEP_FRACTION = 0.2
 
 
-@dataclass(frozen=True)
-class GdRidgeRow:
-    steps: int
-    lam: float  # 1 / (lr * steps)
-    gap_to_ridge: float  # ||w_gd - w_ridge(lam)|| / ||w_ridge(lam)||
-    gap_to_least_squares: float  # ||w_gd - w_ls|| / ||w_ls||
-
-
 def gradient_descent_vs_ridge(steps=(10, 30, 100, 300, 1000, 3000, 10000), seed=0):
-    """Compare GD after t steps with ridge at lambda = 1/(lr t)."""
+    """GD after t steps against ridge at lambda = 1/(lr t) and against least squares."""
     X, y = least_squares_problem(seed=seed)
     curvature = np.linalg.eigvalsh(X.T @ X / len(X))
     lr = STEP_FRACTION / curvature.max()  # stable: any lr below 2 / max curvature converges
@@ -251,50 +193,39 @@ def gradient_descent_vs_ridge(steps=(10, 30, 100, 300, 1000, 3000, 10000), seed=
     w_ls = ridge(X, y, 0.0)
     rows = []
     for t in steps:
-        w = path[t - 1]
-        lam = 1.0 / (lr * t)
-        w_r = ridge(X, y, lam)
-        rows.append(
-            GdRidgeRow(
-                steps=t,
-                lam=lam,
-                gap_to_ridge=float(np.linalg.norm(w - w_r) / np.linalg.norm(w_r)),
-                gap_to_least_squares=float(np.linalg.norm(w - w_ls) / np.linalg.norm(w_ls)),
-            )
-        )
-    return lr, curvature, tuple(rows)
+        w, w_ridge = path[t - 1], ridge(X, y, 1.0 / (lr * t))
+        rows.append({
+            "steps t": t,
+            "lambda = 1/(lr t)": 1.0 / (lr * t),
+            "|GD - ridge| / |ridge|": np.linalg.norm(w - w_ridge) / np.linalg.norm(w_ridge),
+            "|GD - least squares| / |least squares|": np.linalg.norm(w - w_ls) / np.linalg.norm(w_ls),
+        })
+    return lr, curvature, pd.DataFrame(rows)
+# --8<-- [end:gd_vs_ridge_table]
 
 
-def format_gd_vs_ridge(lr, curvature, rows) -> str:
-    lines = [
-        f"learning rate {lr:.4f}; curvatures (eigenvalues of X^T X / n) from "
-        f"{curvature.min():.4f} to {curvature.max():.2f}",
-        "",
-        f"{'steps t':>7} {'lambda = 1/(lr t)':>17} {'|GD - ridge|':>13} {'|GD - least squares|':>21}",
-        f"{'':>7} {'':>17} {'/ |ridge|':>13} {'/ |least squares|':>21}",
-    ]
-    for r in rows:
-        lines.append(f"{r.steps:>7} {r.lam:>17.4g} {r.gap_to_ridge:>13.3f} {r.gap_to_least_squares:>21.3f}")
-    return "\n".join(lines)
+# --8<-- [start:gd_vs_ridge_figure]
+import numpy as np
+
+from snippets.early_stopping import STEP_FRACTION, gradient_descent, least_squares_problem, ridge
+from snippets.plotting import COLORS, Figure
 
 
 def plot_gd_vs_ridge(seed=0, max_steps=10000):
     """Left: ridge path over lambda (lines) and GD after t steps placed at lambda = 1/(lr t) (dots).
     Right: the share of each least-squares coefficient that each method keeps."""
-    import matplotlib.pyplot as plt
-
     X, y = least_squares_problem(seed=seed)
     lr = STEP_FRACTION / np.linalg.eigvalsh(X.T @ X / len(X)).max()
     path = gradient_descent(X, y, lr, max_steps)
     lams = np.geomspace(1.0 / (lr * max_steps), 1.0 / (lr * 10), 200)
     ridge_path = np.array([ridge(X, y, lam) for lam in lams])
     t = np.unique(np.geomspace(10, max_steps, 25).astype(int))
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.6, 1]})
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = Figure(figsize=(10, 3.8))
+    ax, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
     for j in range(X.shape[1]):
-        c = colors[j % len(colors)]
-        ax.plot(lams, ridge_path[:, j], color=c, lw=1.5)
-        ax.plot(1.0 / (lr * t), path[t - 1, j], "o", color=c, ms=3.5)
+        color = COLORS[j % len(COLORS)]
+        ax.plot(lams, ridge_path[:, j], color=color, lw=1.5)
+        ax.plot(1.0 / (lr * t), path[t - 1, j], "o", color=color, ms=3.5)
     ax.set_xscale("log")
     ax.invert_xaxis()  # left: strong penalty / few steps; right: weak penalty / many steps
     ax.set_xlabel("lambda  (GD: 1 / (learning rate x steps))")
@@ -312,3 +243,4 @@ def plot_gd_vs_ridge(seed=0, max_steps=10000):
     ax2.legend(fontsize=8)
     fig.tight_layout()
     return fig
+# --8<-- [end:gd_vs_ridge_figure]

@@ -15,22 +15,13 @@ seconds on a laptop CPU:
 * :func:`weight_decay_runs` / :func:`weight_decay_table`: ``SGD(weight_decay=wd)``
   follows the same trajectory as an ``L2(wd / 2)`` penalty, while Adam with an L2
   penalty and Adam with (decoupled) weight decay part ways.
+* :func:`decay_in_one_step`: how much an optimizer's ``weight_decay`` shrinks a weight
+  in one update: ``learning_rate * weight_decay``, so it follows the learning rate.
+
+Figures use matplotlib's ``Figure`` API (see :mod:`snippets.plotting`).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from functools import lru_cache
-
-import numpy as np
-import pandas as pd
-
-from snippets.demo_cache import demo_cache
-
-#: Noise weights with |w| below this count as "near zero" in the sparsity table.
-NEAR_ZERO = 1e-3
-#: The strength used for both penalties in the sparsity demonstration.
-SPARSITY_STRENGTH = 0.3
 
 
 # --8<-- [start:penalty_and_gradient]
@@ -78,49 +69,48 @@ def geometry_paths(strengths, w_star=(2.0, 0.5), hessian=((1.0, 0.4), (0.4, 0.8)
 # --8<-- [end:geometry]
 
 
-def plot_geometry(strength: float = 2.0, w_star=(2.0, 0.5), hessian=((1.0, 0.4), (0.4, 0.8))):
+# --8<-- [start:geometry_figure]
+import numpy as np
+
+from snippets.plotting import Figure
+
+
+def plot_geometry(strength=2.0, w_star=(2.0, 0.5), hessian=((1.0, 0.4), (0.4, 0.8))):
     """Loss contours, the L1 diamond and the L2 ball that the solution at ``strength`` touches,
     and each penalty's whole solution path from w* (no penalty) towards 0."""
-    import matplotlib.pyplot as plt
-
     H, w_star = np.asarray(hessian), np.asarray(w_star)
     strengths = np.linspace(0.0, 5.0, 201)
     l1_path, l2_path = geometry_paths(strengths, w_star, hessian)
     at = int(np.argmin(np.abs(strengths - strength)))
 
-    grid = np.linspace(-0.6, 2.6, 300)
-    g1, g2 = np.meshgrid(grid, grid)
-    d1, d2 = g1 - w_star[0], g2 - w_star[1]
-    loss = H[0, 0] * d1**2 + 2 * H[0, 1] * d1 * d2 + H[1, 1] * d2**2
+    def loss(w1, w2):  # (w - w*)^T H (w - w*)
+        d1, d2 = w1 - w_star[0], w2 - w_star[1]
+        return H[0, 0] * d1**2 + 2 * H[0, 1] * d1 * d2 + H[1, 1] * d2**2
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.3), sharey=True)
+    g1, g2 = np.meshgrid(np.linspace(-0.6, 2.6, 300), np.linspace(-0.6, 2.6, 300))
+    fig = Figure(figsize=(9, 4.3))
+    axes = fig.subplots(1, 2, sharey=True)
     for ax, path, name in zip(axes, (l1_path, l2_path), ("L1", "L2")):
         w = path[at]
-        level = H[0, 0] * (w[0] - w_star[0]) ** 2 + 2 * H[0, 1] * (w[0] - w_star[0]) * (w[1] - w_star[1])
-        level += H[1, 1] * (w[1] - w_star[1]) ** 2
-        ax.contour(g1, g2, loss, levels=np.geomspace(0.02, 6, 9), colors="0.75", linewidths=0.8)
-        ax.contour(g1, g2, loss, levels=[level], colors="tab:blue", linewidths=1.5)
+        ax.contour(g1, g2, loss(g1, g2), levels=np.geomspace(0.02, 6, 9), colors="0.75", linewidths=0.8)
+        ax.contour(g1, g2, loss(g1, g2), levels=[loss(*w)], colors="tab:blue", linewidths=1.5)
         if name == "L1":
             r = np.abs(w).sum()
             ax.fill([r, 0, -r, 0], [0, r, 0, -r], color="tab:orange", alpha=0.3, label=r"$\|w\|_1 \leq$ const")
         else:
-            r = np.linalg.norm(w)
-            t = np.linspace(0, 2 * np.pi, 200)
+            r, t = np.linalg.norm(w), np.linspace(0, 2 * np.pi, 200)
             ax.fill(r * np.cos(t), r * np.sin(t), color="tab:orange", alpha=0.3, label=r"$\|w\|_2 \leq$ const")
         ax.plot(path[:, 0], path[:, 1], color="tab:red", lw=1.5, label="solution path")
         ax.plot(*w_star, "k*", ms=10, label="w* (no penalty)")
         ax.plot(*w, "o", color="tab:red", ms=6)
         ax.axhline(0, color="k", lw=0.5)
         ax.axvline(0, color="k", lw=0.5)
-        ax.set_aspect("equal")
-        ax.set_xlim(-0.6, 2.6)
-        ax.set_ylim(-0.6, 1.6)
-        ax.set_xlabel("$w_1$")
-        ax.set_title(f"{name} penalty")
+        ax.set(aspect="equal", xlim=(-0.6, 2.6), ylim=(-0.6, 1.6), xlabel="$w_1$", title=f"{name} penalty")
         ax.legend(loc="upper right", fontsize=8)
     axes[0].set_ylabel("$w_2$")
     fig.tight_layout()
     return fig
+# --8<-- [end:geometry_figure]
 
 
 # --8<-- [start:sparse_problem]
@@ -152,9 +142,9 @@ def sparse_problem(n_samples=500, n_informative=5, n_noise=45, noise=1.0, seed=0
 
 # --8<-- [start:fit_keras]
 import keras
+import tensorflow as tf
 
 from snippets.pipeline import shuffled_batches
-from snippets.training import seed_everything
 
 
 def fit_linear_keras(problem, regularizer, *, learning_rate=0.01, epochs=50, batch_size=32, seed=0):
@@ -164,14 +154,16 @@ def fit_linear_keras(problem, regularizer, *, learning_rate=0.01, epochs=50, bat
     for L1 that is ``l1 * sign(w)``, a fixed-size push that overshoots zero and
     back, so weights end near zero but (almost) never exactly on it.
     """
-    seed_everything(seed)
+    keras.utils.set_random_seed(seed)  # the initial weights
+    tf.config.experimental.enable_op_determinism()  # the same numbers on every run
     model = keras.Sequential([
         keras.Input((problem.x.shape[1],)),
         keras.layers.Dense(1, kernel_regularizer=regularizer),
     ])
+    # 64 steps per call into TensorFlow instead of 1: the same updates, less overhead
     model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss="mse", steps_per_execution=64)
-    # shuffled_batches reshuffles every epoch (model.fit's own shuffle does not, once seeded)
-    model.fit(shuffled_batches(problem.x, problem.y, seed, batch_size), epochs=epochs, shuffle=False, verbose=0)
+    batches = shuffled_batches(problem.x, problem.y, seed, batch_size)
+    model.fit(batches, epochs=epochs, shuffle=False, verbose=0)  # shuffle=False: the pipeline shuffles
     return model.layers[0].kernel.numpy().ravel()
 # --8<-- [end:fit_keras]
 
@@ -204,16 +196,25 @@ def fit_lasso_ista(problem, l1, *, iterations=5000):
 # --8<-- [end:ista]
 
 
-@lru_cache(maxsize=4)
-def sparse_fits(strength: float = SPARSITY_STRENGTH, seed: int = 0) -> dict[str, np.ndarray]:
-    """Fitted weights of the three methods on :func:`sparse_problem` (cached, read-only)."""
-    fits = _fit_sparse_problem(strength, seed)
-    for weights in fits.values():
-        weights.setflags(write=False)  # after the disk cache, whose copies are writable
-    return fits
+# --8<-- [start:sparse_fits]
+from functools import lru_cache
+
+import keras
+
+from snippets.demo_cache import demo_cache
+from snippets.l1_l2 import fit_lasso_ista, fit_linear_keras, sparse_problem
+
+#: The strength of both penalties in the sparsity demonstration.
+SPARSITY_STRENGTH = 0.3
 
 
-@demo_cache
+@lru_cache(maxsize=4)  # the page's table, its figure and the tests share one training
+def sparse_fits(strength=SPARSITY_STRENGTH, seed=0):
+    """The fitted weights of the three methods, by name."""
+    return _fit_sparse_problem(strength, seed)
+
+
+@demo_cache  # ... and share it across processes when $HANDBOOK_DEMO_CACHE names a folder
 def _fit_sparse_problem(strength, seed):
     problem = sparse_problem(seed=seed)
     return {
@@ -221,6 +222,7 @@ def _fit_sparse_problem(strength, seed):
         f"L2({strength}), Keras SGD": fit_linear_keras(problem, keras.regularizers.L2(strength), seed=seed),
         f"L1({strength}), proximal (ISTA)": fit_lasso_ista(problem, strength),
     }
+# --8<-- [end:sparse_fits]
 
 
 # --8<-- [start:sparsity_table]
@@ -247,40 +249,64 @@ def sparsity_table(strength=0.3, seed=0):
 # --8<-- [end:sparsity_table]
 
 
-def plot_noise_weights(strength: float = SPARSITY_STRENGTH, seed: int = 0):
+# --8<-- [start:noise_weights_figure]
+import numpy as np
+
+from snippets.l1_l2 import SPARSITY_STRENGTH, sparse_fits, sparse_problem
+from snippets.plotting import Figure
+
+
+def plot_noise_weights(strength=SPARSITY_STRENGTH, seed=0):
     """Histograms of |w| for the noise weights of each method, on a log scale.
 
     Exact zeros have no logarithm: they are drawn as a separate bar at the left.
     """
-    import matplotlib.pyplot as plt
-
     k = sparse_problem(seed=seed).n_informative
     fits = sparse_fits(strength, seed)
     bins = np.geomspace(1e-6, 1.0, 25)
     zero_at = 3e-8  # where the bar of exact zeros is drawn, left of the log-scale bins
-    fig, axes = plt.subplots(len(fits), 1, figsize=(7, 5.5), sharex=True, sharey=True)
+    fig = Figure(figsize=(7, 5.5))
+    axes = fig.subplots(len(fits), 1, sharex=True, sharey=True)
     for ax, (method, weights) in zip(axes, fits.items()):
         noise = np.abs(weights[k:])
         zeros = int(np.sum(noise == 0.0))
         ax.hist(np.clip(noise[noise > 0], bins[0], None), bins=bins, color="tab:blue", label="|w| > 0")
         ax.bar(zero_at, zeros, width=zero_at, color="tab:orange", label="exactly 0")
-        ax.axvline(NEAR_ZERO, color="tab:red", ls="--", lw=1)
+        ax.axvline(1e-3, color="tab:red", ls="--", lw=1)
         ax.set_xscale("log")
         ax.set_title(f"{method}: {zeros} of {noise.size} noise weights exactly 0", fontsize=10)
         ax.set_ylabel("count")
     axes[0].legend(loc="upper left", fontsize=8)
     axes[-1].set_xticks([zero_at, 1e-6, 1e-4, 1e-2, 1.0], ["0", "$10^{-6}$", "$10^{-4}$", "$10^{-2}$", "1"])
-    axes[-1].set_xlabel("|w| of the 45 noise features (dashed line: 1e-3)")
+    axes[-1].set_xlabel(f"|w| of the {noise.size} noise features (dashed line: 1e-3)")
     fig.tight_layout()
     return fig
+# --8<-- [end:noise_weights_figure]
+
+
+# --8<-- [start:decay_in_one_step]
+import keras
+import numpy as np
+
+
+def decay_in_one_step(optimizer, step=0):
+    """By how much an optimizer's weight_decay shrinks a weight in the update after
+    ``step`` earlier updates, as a fraction of the weight (the gradient is zero, so
+    only the decay moves it)."""
+    w = keras.Variable(np.ones(1), dtype="float64")  # float64: the shrinkage is tiny
+    optimizer.build([w])
+    optimizer.iterations.assign(step)  # where a learning-rate schedule stands
+    optimizer.apply([keras.ops.zeros(1, dtype="float64")], [w])
+    return 1.0 - float(w.numpy()[0])
+# --8<-- [end:decay_in_one_step]
 
 
 # --8<-- [start:weight_decay]
 import keras
 import numpy as np
+import tensorflow as tf
 
 from snippets.pipeline import shuffled_batches
-from snippets.training import seed_everything
 
 
 class RecordWeights(keras.callbacks.Callback):
@@ -304,7 +330,8 @@ def weight_trajectory(problem, optimizer, regularizer=None, *, epochs=10, batch_
     only in the optimizer and the penalty. The penalty goes on the kernels only, and
     the optimizer's weight decay is kept off the biases to match.
     """
-    seed_everything(seed)
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
     model = keras.Sequential([
         keras.Input((problem.x.shape[1],)),
         keras.layers.Dense(16, activation="relu", kernel_regularizer=regularizer),
@@ -313,23 +340,25 @@ def weight_trajectory(problem, optimizer, regularizer=None, *, epochs=10, batch_
     optimizer.exclude_from_weight_decay(var_names=["bias"])
     model.compile(optimizer=optimizer, loss="mse")
     recorder = RecordWeights()
-    model.fit(shuffled_batches(problem.x, problem.y, seed, batch_size), epochs=epochs,
-              callbacks=[recorder], shuffle=False, verbose=0)
+    batches = shuffled_batches(problem.x, problem.y, seed, batch_size)  # it shuffles, so shuffle=False
+    model.fit(batches, epochs=epochs, callbacks=[recorder], shuffle=False, verbose=0)
     return np.array(recorder.trajectory)
 # --8<-- [end:weight_decay]
 
 
-@lru_cache(maxsize=2)
-def weight_decay_runs(weight_decay: float = 0.1, learning_rate: float = 0.01, seed: int = 0):
-    """Trajectories of five runs that differ only in how the weights are pulled to zero."""
-    trajectories = _weight_decay_trajectories(weight_decay, learning_rate, seed)
-    for trajectory in trajectories.values():
-        trajectory.setflags(write=False)  # after the disk cache, whose copies are writable
-    return trajectories
+# --8<-- [start:weight_decay_runs]
+from functools import lru_cache
+
+import keras
+
+from snippets.demo_cache import demo_cache
+from snippets.l1_l2 import sparse_problem, weight_trajectory
 
 
-@demo_cache
-def _weight_decay_trajectories(weight_decay, learning_rate, seed):
+@lru_cache(maxsize=2)  # the page's table and the tests share one set of runs
+@demo_cache  # ... and share it across processes when $HANDBOOK_DEMO_CACHE names a folder
+def weight_decay_runs(weight_decay=0.1, learning_rate=0.01, seed=0):
+    """Weight trajectories of six runs that differ only in how the weights are pulled to zero."""
     wd, lr = weight_decay, learning_rate
     problem = sparse_problem(seed=seed)
     L2, SGD, Adam = keras.regularizers.L2, keras.optimizers.SGD, keras.optimizers.Adam
@@ -342,6 +371,7 @@ def _weight_decay_trajectories(weight_decay, learning_rate, seed):
         f"Adam + L2({wd / 2})": (Adam(lr), L2(wd / 2)),
     }
     return {name: weight_trajectory(problem, opt, reg, seed=seed) for name, (opt, reg) in runs.items()}
+# --8<-- [end:weight_decay_runs]
 
 
 # --8<-- [start:weight_decay_table]
