@@ -135,3 +135,30 @@ def test_random_label_figure_has_training_and_held_out_curves(random_labels):
     random_run = curves[curves["labels"] == "random labels"]
     assert np.allclose(lines["random labels: held-out"].get_ydata(), random_run["val_accuracy"])
     assert len(lines["true labels: training"].get_xdata()) == RANDOM_LABEL_EPOCHS
+
+
+def test_max_norm_is_a_projection_after_the_update_not_a_loss_term():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    layer = keras.layers.Dense(4, kernel_initializer=keras.initializers.RandomNormal(stddev=3.0),
+                               kernel_constraint=keras.constraints.MaxNorm(1.0))
+    model = keras.Sequential([keras.Input(shape=(8,)), layer])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    x, y = np.ones((16, 8), "float32"), np.zeros((16, 4), "float32")
+    assert np.linalg.norm(layer.kernel.numpy(), axis=0).max() > 1.0  # before any update
+    assert model.losses == []  # nothing is added to the loss
+    model.train_on_batch(x, y)
+    # After one update every unit's incoming weight vector is back inside the ball.
+    assert np.linalg.norm(layer.kernel.numpy(), axis=0).max() <= 1.0 + 1e-6
+
+
+def test_input_noise_is_an_l2_penalty_for_a_linear_model():
+    # E[(w.(x + e) - y)^2] = (w.x - y)^2 + sigma^2 ||w||^2: a Tikhonov term that, for a
+    # linear model, is an L2 penalty on the weights (Bishop, 1995).
+    rng = np.random.default_rng(0)
+    w, x, y, sigma = rng.normal(size=5), rng.normal(size=5), 0.7, 0.1
+    half = rng.normal(0.0, sigma, size=(100_000, 5))
+    noise = np.concatenate([half, -half])  # antithetic pairs: the cross term averages to 0 exactly
+    added = np.mean(((x + noise) @ w - y) ** 2) - (x @ w - y) ** 2
+    assert added == pytest.approx(sigma**2 * w @ w, rel=0.02)
