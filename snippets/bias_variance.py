@@ -19,13 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-
-# The chapter's settings, used in the figure titles (the functions' defaults match them).
-N_TRAIN = 20
-N_SETS = 500
-RIDGE_DEGREE = 12
-
 
 # --8<-- [start:data]
 import numpy as np
@@ -60,8 +53,10 @@ def polynomial_features(x, degree):
 
 
 def fit_polynomial(x, y, degree, ridge=0.0):
-    """Least-squares coefficients; ridge > 0 adds ridge * ||w||^2 to the squared error
-    (the constant term is not penalized: shrinking the mean level only adds bias)."""
+    """Least-squares coefficients w_0, ..., w_degree; ridge > 0 adds
+    ridge * (w_1**2 + ... + w_degree**2) to the squared error. The constant term w_0
+    (the first Legendre polynomial is 1) is not penalized: shrinking it would pull the
+    fit's mean level towards 0, so the result would depend on where y's origin is."""
     features = polynomial_features(x, degree)
     penalty = ridge * np.eye(degree + 1)
     penalty[0, 0] = 0.0
@@ -206,18 +201,24 @@ def random_features_study(
 # Figures for the chapter (matplotlib's object API: no global state, no display needed).
 
 
-def _estimation_floor(axes, study, n_sets):
+# --8<-- [start:plot_polynomial_study]
+from snippets.plotting import Figure
+
+N_TRAIN = 20  # points per training set: bias_variance's default
+
+
+def plot_estimation_floor(axes, study, n_sets):
     """The average of n_sets fits wobbles by variance / n_sets: bias^2 estimates cannot go below it."""
     axes.plot(study.index, study["variance"] / n_sets, color="C0", linestyle=":", alpha=0.7,
               label="floor of the bias$^2$ estimate")
 
 
-def plot_polynomial_study(study: pd.DataFrame, n_sets: int = N_SETS) -> Figure:
+def plot_polynomial_study(study, n_sets=500):  # n_sets: bias_variance's default
     """bias^2, variance, their sum plus noise, and the simulated test error against the degree."""
     figure = Figure(figsize=(6.4, 4.0))
     axes = figure.subplots()
     axes.plot(study.index, study["bias2"], "o-", label="bias$^2$")
-    _estimation_floor(axes, study, n_sets)
+    plot_estimation_floor(axes, study, n_sets)
     axes.plot(study.index, study["variance"], "s-", label="variance")
     axes.axhline(study["noise"].iloc[0], color="grey", linestyle=":", label="noise $\\sigma^2$")
     axes.plot(study.index, study["sum"], "-", color="black", linewidth=3, alpha=0.3,
@@ -227,24 +228,34 @@ def plot_polynomial_study(study: pd.DataFrame, n_sets: int = N_SETS) -> Figure:
              title=f"Polynomial fits over {n_sets} training sets of {N_TRAIN} points")
     axes.legend(fontsize="small")
     return figure
+# --8<-- [end:plot_polynomial_study]
 
 
-def plot_ridge_study(study: pd.DataFrame, n_sets: int = N_SETS) -> Figure:
+# --8<-- [start:plot_ridge_study]
+from snippets.plotting import Figure
+
+
+def plot_ridge_study(study, degree=12, n_sets=500):
     """bias^2 and variance against the ridge penalty, at one fixed degree."""
     figure = Figure(figsize=(6.4, 4.0))
     axes = figure.subplots()
     axes.plot(study.index, study["bias2"], "o-", label="bias$^2$")
-    _estimation_floor(axes, study, n_sets)
+    plot_estimation_floor(axes, study, n_sets)
     axes.plot(study.index, study["variance"], "s-", label="variance")
     axes.plot(study.index, study["test_error"], "k.-", label="simulated test error")
     axes.axhline(study["noise"].iloc[0], color="grey", linestyle=":", label="noise $\\sigma^2$")
     axes.set(xscale="log", yscale="log", xlabel="ridge penalty $\\lambda$", ylabel="squared error",
-             title=f"Ridge at degree {RIDGE_DEGREE}")
+             title=f"Ridge at degree {degree}")
     axes.legend(fontsize="small")
     return figure
+# --8<-- [end:plot_ridge_study]
 
 
-def plot_random_features_study(study: pd.DataFrame, n_train: int = 50) -> Figure:
+# --8<-- [start:plot_random_features_study]
+from snippets.plotting import Figure
+
+
+def plot_random_features_study(study, n_train=50):
     """Train and test error against the number of random features, threshold p = n marked."""
     figure = Figure(figsize=(6.4, 4.0))
     axes = figure.subplots()
@@ -257,3 +268,4 @@ def plot_random_features_study(study: pd.DataFrame, n_train: int = 50) -> Figure
              ylabel="mean squared error", title="Min-norm least squares on random ReLU features")
     axes.legend(fontsize="small")
     return figure
+# --8<-- [end:plot_random_features_study]

@@ -1,6 +1,7 @@
 """Overfitting made visible: an MLP memorizes wrong labels and random labels.
 
-Two small experiments on MNIST, each a few seconds on a CPU:
+Two small experiments on MNIST, each a few seconds on a CPU, trained with Keras'
+``fit`` exactly as the chapter shows them:
 
 * :func:`memorization_study` - a few hundred training images, 40% of them with a
   wrong label. The plain MLP ends up reproducing the wrong labels and its
@@ -18,148 +19,114 @@ read-only.
 
 from __future__ import annotations
 
+
+# --8<-- [start:fit_noisy]
+import keras
+import numpy as np
+import tensorflow as tf
+
+from snippets.pipeline import shuffled_batches
+
+TRAIN_SIZE = 600  # training images in the memorization study
+LABEL_NOISE = 0.4  # fraction of them whose label is replaced by a wrong one
+VALIDATION_SIZE = 2000  # clean held-out images: the first 2,000 of the validation split
+EPOCHS = 40
+LEARNING_RATE = 0.1  # plain SGD, batches of 32
+STEPS_PER_EXECUTION = 32  # batches per call into TensorFlow: faster on a CPU, same math
+#: The models compared: keyword arguments of mlp() below.
+REGULARIZERS = {
+    "none": {},
+    "dropout 0.5": {"dropout": 0.5},
+    "L2 0.02": {"l2": 0.02},
+}
+
+
+def mlp(dropout=0.0, l2=0.0):
+    """The source material's 784-300-100-10 MLP; optionally dropout after each hidden
+    layer and an L2 penalty (Keras adds l2 * sum(w**2) to the loss) on every kernel."""
+    penalty = keras.regularizers.L2(l2) if l2 else None
+    layers = [keras.Input(shape=(28, 28)), keras.layers.Flatten()]
+    for units in (300, 100):
+        layers.append(keras.layers.Dense(units, activation="relu", kernel_regularizer=penalty))
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout))
+    layers.append(keras.layers.Dense(10, activation="softmax", kernel_regularizer=penalty))
+    return keras.Sequential(layers)
+
+
+class TrainingAccuracy(keras.callbacks.Callback):
+    """Adds ``fit_accuracy`` to the history: the accuracy on (x, y) after each epoch, in
+    inference mode. (Keras' own ``accuracy`` is a running mean over the epoch's batches,
+    taken with dropout active.)"""
+
+    def __init__(self, x, y):
+        super().__init__()
+        self.x, self.y = x, y
+
+    def on_epoch_end(self, epoch, logs=None):
+        predicted = self.model.predict_on_batch(self.x).argmax(axis=1)  # one batch, no dropout
+        logs["fit_accuracy"] = float(np.mean(predicted == self.y))
+
+
+def fit_noisy_labels(x_train, y_noisy, x_val, y_val, regularizer, *, epochs=EPOCHS, seed=0):
+    """Train the MLP on the noisy labels with plain SGD; return the model and its history
+    (a dict of per-epoch lists: loss, accuracy, val_loss, val_accuracy, fit_accuracy)."""
+    keras.utils.set_random_seed(seed)  # initial weights and dropout masks
+    tf.config.experimental.enable_op_determinism()  # the same numbers on every run
+    model = mlp(**regularizer)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=LEARNING_RATE),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  steps_per_execution=STEPS_PER_EXECUTION)
+    history = model.fit(shuffled_batches(x_train, y_noisy, seed), epochs=epochs,
+                        validation_data=(x_val, y_val), validation_batch_size=1000,
+                        callbacks=[TrainingAccuracy(x_train, y_noisy)], verbose=0)
+    return model, history.history
+# --8<-- [end:fit_noisy]
+
+
+# --8<-- [start:memorization_study]
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
+from snippets.data import corrupt_labels, notebook_subsets
 from snippets.demo_cache import demo_cache
-
-TRAIN_SIZE = 600  # training images in the memorization study
-LABEL_NOISE = 0.4  # fraction of them whose label is replaced by a wrong one
-VALIDATION_SIZE = 2000  # clean held-out images: the notebook's validation split, first 2,000
-EPOCHS = 40
-LEARNING_RATE = 5e-4  # Adam: fast enough to memorize within seconds
-#: The models compared, as keyword arguments of snippets.models.build_mlp.
-REGULARIZERS = {
-    "none": {},
-    "dropout 0.5": {"dropout": 0.5},
-    "L2 0.03": {"l2": 0.03},
-}
-RANDOM_LABEL_TRAIN_SIZE = 300
-RANDOM_LABEL_EPOCHS = 30
-
-
-# --8<-- [start:corrupt_labels]
-import numpy as np
-
-
-def corrupt_labels(labels, fraction, rng):
-    """Replace the labels of a random ``fraction`` of the examples by a *wrong* class.
-
-    Returns the noisy labels and a boolean mask of the examples that were changed.
-    Adding 1..9 modulo 10 guarantees that every changed label is wrong.
-    """
-    labels = np.asarray(labels)
-    changed = np.zeros(len(labels), dtype=bool)
-    changed[rng.permutation(len(labels))[: round(fraction * len(labels))]] = True
-    noisy = labels.copy()
-    noisy[changed] = (labels[changed] + rng.integers(1, 10, size=changed.sum())) % 10
-    return noisy, changed
-# --8<-- [end:corrupt_labels]
-
-
-def noisy_mnist_subset(train_size=TRAIN_SIZE, label_noise=LABEL_NOISE, validation_size=VALIDATION_SIZE, seed=0):
-    """A small MNIST training set with corrupted labels, and a clean validation set.
-
-    The training images are drawn at random from the notebook's training split
-    (images 5,000 onwards); the validation images are the first ``validation_size``
-    of its validation split, with their true labels.
-    """
-    from snippets.data import load_mnist, notebook_split
-
-    (x_all, y_all), _ = load_mnist()
-    (x_pool, y_pool), (x_val, y_val) = notebook_split(x_all, y_all)
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(x_pool), size=train_size, replace=False)
-    x_train, y_true = x_pool[pick], y_pool[pick]
-    y_noisy, changed = corrupt_labels(y_true, label_noise, rng)
-    return {
-        "x_train": x_train,
-        "y_noisy": y_noisy,
-        "y_true": y_true,
-        "changed": changed,
-        "x_val": x_val[:validation_size],
-        "y_val": y_val[:validation_size],
-    }
-
-
-# --8<-- [start:fit_noisy]
-import keras
-
-from snippets.models import build_mlp
-from snippets.data import as_float_images
-from snippets.training import (EvaluateEachEpoch, compile_like_notebook,
-                               seed_everything, train)
-
-
-def fit_noisy_labels(data, regularizer, *, epochs=40, learning_rate=5e-4, seed=0):
-    """Train the 784-300-100-10 MLP on the noisy labels; return the model and its history.
-
-    ``regularizer`` holds build_mlp's keyword arguments, e.g. {"dropout": 0.5}
-    or {"l2": 0.03}; {} is the plain model. The history records, after every
-    epoch and in inference mode, the accuracy on the training images against
-    their (noisy) training labels (``fit_accuracy``) and on the clean
-    validation images (``val_accuracy``).
-    """
-    seed_everything(seed)
-    model = build_mlp(**regularizer)
-    compile_like_notebook(model, optimizer=keras.optimizers.Adam(learning_rate))
-    x_train = as_float_images(data["x_train"])
-    history = train(
-        model,
-        (x_train, data["y_noisy"]),
-        (data["x_val"], data["y_val"]),
-        seed=seed,
-        epochs=epochs,
-        batch_size=32,
-        # Keras' own "accuracy" is a running mean with dropout active; measure it properly.
-        callbacks=[EvaluateEachEpoch(x_train, data["y_noisy"], prefix="fit")],
-    )
-    return model, history
-# --8<-- [end:fit_noisy]
 
 
 @lru_cache(maxsize=4)
 @demo_cache
-def _memorization_study(seed, epochs):
-    data = noisy_mnist_subset(seed=seed)
-    x_train = data["x_train"]
-    curves, summary = [], []
+def memorization_study(seed=0):
+    """Train every model of REGULARIZERS on the same noisy set; return (summary, curves):
+    one row per model, and one row per model and epoch."""
+    (x_train, y_true), (x_val, y_val), _ = notebook_subsets(TRAIN_SIZE, VALIDATION_SIZE)
+    y_noisy = corrupt_labels(y_true, LABEL_NOISE, seed=seed)
+    changed = y_noisy != y_true
+    summary, curves = [], []
     for name, regularizer in REGULARIZERS.items():
-        model, history = fit_noisy_labels(data, regularizer, epochs=epochs, learning_rate=LEARNING_RATE, seed=seed)
-        predicted = model.predict(as_float_images(x_train), batch_size=1024, verbose=0).argmax(axis=1)
-        changed = data["changed"]
+        model, history = fit_noisy_labels(x_train, y_noisy, x_val, y_val, regularizer, seed=seed)
+        predicted = model.predict(x_train, batch_size=1024, verbose=0).argmax(axis=1)
         validation = np.array(history["val_accuracy"])
         summary.append({
             "regularizer": name,
             "train acc (given labels)": history["fit_accuracy"][-1],
-            "wrong labels reproduced": np.mean(predicted[changed] == data["y_noisy"][changed]),
-            "true labels recovered": np.mean(predicted[changed] == data["y_true"][changed]),
+            "wrong labels reproduced": np.mean(predicted[changed] == y_noisy[changed]),
+            "true labels recovered": np.mean(predicted[changed] == y_true[changed]),
             "best val acc": validation.max(),
             "best epoch": int(validation.argmax()) + 1,
             "final val acc": validation[-1],
         })
-        for epoch, (fit, val) in enumerate(zip(history["fit_accuracy"], history["val_accuracy"]), start=1):
+        for epoch, (fit, val) in enumerate(zip(history["fit_accuracy"], validation), start=1):
             curves.append({"regularizer": name, "epoch": epoch, "train_accuracy": fit, "val_accuracy": val})
     return pd.DataFrame(summary).set_index("regularizer"), pd.DataFrame(curves)
+# --8<-- [end:memorization_study]
 
 
-def memorization_study(seed=0, epochs=EPOCHS):
-    """Train every model of REGULARIZERS on the same noisy set; return (summary, curves).
-
-    ``summary`` has one row per model: its final accuracy on the training labels
-    it was given, how many of the *wrong* labels its predictions reproduce and how
-    many of those images it classifies correctly anyway, its best validation
-    accuracy (and epoch) and its final validation accuracy. ``curves`` has one row
-    per model and epoch.
-    """
-    summary, curves = _memorization_study(seed, epochs)
-    return summary.copy(), curves.copy()
+# --8<-- [start:plot_memorization]
+from snippets.plotting import Figure
 
 
-def plot_memorization(curves: pd.DataFrame) -> Figure:
+def plot_memorization(curves):
     """Training accuracy on the noisy labels and validation accuracy, per epoch and model."""
     figure = Figure(figsize=(9.0, 3.6))
     left, right = figure.subplots(1, 2, sharey=True)
@@ -172,82 +139,70 @@ def plot_memorization(curves: pd.DataFrame) -> Figure:
     left.legend(fontsize="small")
     figure.tight_layout()
     return figure
+# --8<-- [end:plot_memorization]
 
 
 # --8<-- [start:random_labels]
+from functools import lru_cache
+
 import keras
 import numpy as np
+import pandas as pd
+import tensorflow as tf
 
-from snippets.data import load_mnist
-from snippets.models import build_mlp
-from snippets.training import compile_like_notebook, evaluate, seed_everything, train
+from snippets.data import notebook_subsets
+from snippets.demo_cache import demo_cache
+from snippets.pipeline import shuffled_batches
 
-
-def fit_labels(x_train, labels, held_out, *, epochs=30, seed=0):
-    """Train the plain MLP (no regularization) on the given labels; return its history."""
-    seed_everything(seed)
-    model = build_mlp()
-    compile_like_notebook(model, optimizer=keras.optimizers.Adam(1e-3))
-    history = train(model, (x_train, labels), held_out, seed=seed, epochs=epochs)
-    return model, history
+RANDOM_LABEL_TRAIN_SIZE = 300
+RANDOM_LABEL_EPOCHS = 30
 
 
-def random_labels_experiment(train_size=300, epochs=30, seed=0):
-    """Fit the same images once with their true labels and once with random labels."""
-    (x_all, y_all), (x_test, y_test) = load_mnist()
-    rng = np.random.default_rng(seed)
-    pick = 5000 + rng.choice(len(x_all) - 5000, size=train_size, replace=False)
-    x_train, y_train = x_all[pick], y_all[pick]
-    random_labels = rng.integers(0, 10, size=train_size)  # independent of the images
-    held_out = (x_all[:2000], y_all[:2000])  # validation images, true labels, every epoch
-    results = {}
-    for name, labels in (("true labels", y_train), ("random labels", random_labels)):
-        model, history = fit_labels(x_train, labels, held_out, epochs=epochs, seed=seed)
-        results[name] = {
-            "history": history,
-            "train acc": evaluate(model, (x_train, labels))["accuracy"],
-            "test acc": evaluate(model, (x_test, y_test))["accuracy"],  # 10,000 unseen images
-        }
-    return results
-# --8<-- [end:random_labels]
+def fit_labels(x_train, labels, x_val, y_val, *, epochs=RANDOM_LABEL_EPOCHS, seed=0):
+    """Train the plain MLP (no regularization) with Adam on the given labels."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    model = mlp()
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  steps_per_execution=STEPS_PER_EXECUTION)
+    history = model.fit(shuffled_batches(x_train, labels, seed), epochs=epochs,
+                        validation_data=(x_val, y_val), validation_batch_size=1000, verbose=0)
+    return model, history.history
 
 
-@lru_cache(maxsize=4)
-@demo_cache
-def _random_label_study(train_size, epochs, seed):
-    results = random_labels_experiment(train_size, epochs, seed)
-    summary = pd.DataFrame(
-        {
-            name: {
-                "train acc": r["train acc"],
-                "test acc": r["test acc"],
-                "epochs to 95% train acc": _first_epoch_reaching(r["history"]["accuracy"], 0.95),
-            }
-            for name, r in results.items()
-        }
-    ).T
-    curves = pd.DataFrame(
-        [
-            {"labels": name, "epoch": epoch, "train_accuracy": fit, "val_accuracy": val}
-            for name, r in results.items()
-            for epoch, (fit, val) in enumerate(zip(r["history"]["accuracy"], r["history"]["val_accuracy"]), 1)
-        ]
-    )
-    return summary, curves
-
-
-def random_label_study(train_size=RANDOM_LABEL_TRAIN_SIZE, epochs=RANDOM_LABEL_EPOCHS, seed=0):
-    """Summary (final train and test accuracy, epochs to fit) and per-epoch curves, cached."""
-    summary, curves = _random_label_study(train_size, epochs, seed)
-    return summary.copy(), curves.copy()
-
-
-def _first_epoch_reaching(accuracies, level):
+def first_epoch_reaching(accuracies, level):
+    """The first epoch (counting from 1) whose accuracy is at least ``level``."""
     reached = [epoch for epoch, accuracy in enumerate(accuracies, start=1) if accuracy >= level]
     return reached[0] if reached else float("nan")
 
 
-def plot_random_labels(curves: pd.DataFrame) -> Figure:
+@lru_cache(maxsize=4)
+@demo_cache
+def random_label_study(train_size=RANDOM_LABEL_TRAIN_SIZE, epochs=RANDOM_LABEL_EPOCHS, seed=0):
+    """Fit the same images once with their true labels and once with random labels;
+    return (summary, curves): final train and test accuracy, and per-epoch accuracies."""
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = notebook_subsets(train_size, VALIDATION_SIZE)
+    random_labels = np.random.default_rng(seed).integers(0, 10, size=train_size)  # independent of the images
+    summary, curves = {}, []
+    for name, labels in (("true labels", y_train), ("random labels", random_labels)):
+        model, history = fit_labels(x_train, labels, x_val, y_val, epochs=epochs, seed=seed)
+        summary[name] = {
+            "train acc": model.evaluate(x_train, labels, verbose=0, return_dict=True)["accuracy"],
+            "test acc": model.evaluate(x_test, y_test, verbose=0, return_dict=True)["accuracy"],
+            "epochs to 95% train acc": first_epoch_reaching(history["accuracy"], 0.95),
+        }
+        for epoch, (fit, val) in enumerate(zip(history["accuracy"], history["val_accuracy"]), start=1):
+            curves.append({"labels": name, "epoch": epoch, "train_accuracy": fit, "val_accuracy": val})
+    return pd.DataFrame(summary).T, pd.DataFrame(curves)
+# --8<-- [end:random_labels]
+
+
+# --8<-- [start:plot_random_labels]
+from snippets.plotting import Figure
+
+
+def plot_random_labels(curves):
     """Training accuracy (on the labels fitted) and held-out accuracy, true vs random labels."""
     figure = Figure(figsize=(6.4, 3.8))
     axes = figure.subplots()
@@ -258,3 +213,4 @@ def plot_random_labels(curves: pd.DataFrame) -> Figure:
     axes.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02), title="The same MLP on true and on random labels")
     axes.legend(fontsize="small")
     return figure
+# --8<-- [end:plot_random_labels]

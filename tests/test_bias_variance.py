@@ -5,11 +5,13 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from snippets.bias_variance import (
     fit_polynomial,
+    plot_polynomial_study,
+    plot_random_features_study,
+    plot_ridge_study,
     min_norm_least_squares,
     polynomial_features,
     polynomial_study,
@@ -43,8 +45,11 @@ def test_decomposition_matches_simulated_test_error():
     assert ridge_gap.max() < 0.02, ridge_gap
 
 
-def test_noise_term_is_the_label_noise_variance():
+def test_no_procedure_beats_the_noise():
+    # The noise term is the label noise's variance, and no degree or penalty gets below it.
     assert np.allclose(degree_table()["noise"], 0.3**2)
+    assert degree_table()["test_error"].min() > 0.3**2
+    assert ridge_table()["test_error"].min() > 0.3**2
 
 
 def test_bias_falls_with_degree():
@@ -133,13 +138,66 @@ def test_min_norm_solution_is_the_smallest_interpolator():
     assert np.linalg.norm(w + 0.1 * null_direction) > np.linalg.norm(w)
 
 
-def test_every_degree_sees_the_same_training_sets():
-    # A degree's row does not depend on which other degrees the study fits.
-    alone = polynomial_study(degrees=(3, 9))
-    pd.testing.assert_frame_equal(alone, degree_table().loc[[3, 9]], check_exact=False, rtol=1e-12)
+def test_ridge_leaves_the_constant_unpenalized():
+    # As in the chapter's formula: a huge penalty flattens the fit to the mean of y, not to 0.
+    rng = np.random.default_rng(3)
+    x, y = sample_training_set(rng, 20, 0.3)
+    y = y + 5.0  # far from the origin
+    coefficients = fit_polynomial(x, y, 12, ridge=1e9)
+    assert coefficients[0] == pytest.approx(y.mean(), rel=1e-6)
+    assert np.abs(coefficients[1:]).max() < 1e-6
+    # Shifting y shifts the ridge fit by the same amount: the origin of y does not matter.
+    shifted = fit_polynomial(x, y + 3.0, 12, ridge=0.1)
+    unshifted = fit_polynomial(x, y, 12, ridge=0.1)
+    assert shifted[0] == pytest.approx(unshifted[0] + 3.0)
+    assert np.allclose(shifted[1:], unshifted[1:])
 
 
-def test_models_with_fewer_features_use_the_first_features_of_the_pool():
-    # A feature count's row does not depend on which other counts the study fits.
-    alone = random_features_study(feature_counts=(10, 50, 800))
-    pd.testing.assert_frame_equal(alone, features_table().loc[[10, 50, 800]], check_exact=False, rtol=1e-9)
+def test_one_exact_fit_at_p_equal_n_infinitely_many_past_it():
+    rng = np.random.default_rng(4)
+    n = 50
+    x = rng.normal(size=(n, 10))
+    weights = rng.normal(size=(10, n + 10)) / np.sqrt(10)
+    square = relu_features(x, weights[:, :n])
+    # At p = n the feature matrix has full rank: the exact fit exists and is unique.
+    assert np.linalg.matrix_rank(square) == n
+    # Past it, the null space is not empty: adding any multiple of a null vector still fits.
+    wide = relu_features(x, weights)
+    y = rng.normal(size=n)
+    w = min_norm_least_squares(wide, y)
+    null_direction = np.linalg.svd(wide)[2][-1]
+    assert np.allclose(wide @ null_direction, 0.0, atol=1e-9)
+    assert np.allclose(wide @ (w + 3.0 * null_direction), y)
+
+
+def test_polynomial_figure_draws_the_table():
+    table = degree_table()
+    figure = plot_polynomial_study(table)
+    axes = figure.axes[0]
+    lines = {line.get_label(): line for line in axes.get_lines()}
+    assert np.allclose(lines["bias$^2$"].get_ydata(), table["bias2"])
+    assert np.allclose(lines["variance"].get_ydata(), table["variance"])
+    assert np.allclose(lines["simulated test error"].get_ydata(), table["test_error"])
+    assert np.allclose(lines["floor of the bias$^2$ estimate"].get_ydata(), table["variance"] / 500)
+    assert list(lines["bias$^2$"].get_xdata()) == list(range(13))
+    assert axes.get_yscale() == "log" and axes.get_xlabel() == "polynomial degree"
+
+
+def test_ridge_figure_draws_the_table():
+    table = ridge_table()
+    figure = plot_ridge_study(table)
+    axes = figure.axes[0]
+    lines = {line.get_label(): line for line in axes.get_lines()}
+    assert np.allclose(lines["variance"].get_xdata(), table.index)
+    assert np.allclose(lines["simulated test error"].get_ydata(), table["test_error"])
+    assert axes.get_xscale() == "log" and "12" in axes.get_title()
+
+
+def test_random_features_figure_marks_the_threshold():
+    table = features_table()
+    figure = plot_random_features_study(table, n_train=50)
+    axes = figure.axes[0]
+    lines = {line.get_label(): line for line in axes.get_lines()}
+    assert np.allclose(lines["test error"].get_ydata(), table["test_error"])
+    assert np.allclose(lines["training error"].get_ydata(), table["train_error"])
+    assert list(lines["p = n = 50"].get_xdata()) == [50, 50]
