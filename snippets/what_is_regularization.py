@@ -79,7 +79,8 @@ def fit_noisy_labels(x_train, y_noisy, x_val, y_val, regularizer, *, epochs=EPOC
                   steps_per_execution=STEPS_PER_EXECUTION)
     history = model.fit(shuffled_batches(x_train, y_noisy, seed), epochs=epochs,
                         validation_data=(x_val, y_val), validation_batch_size=1000,
-                        callbacks=[TrainingAccuracy(x_train, y_noisy)], verbose=0)
+                        callbacks=[TrainingAccuracy(x_train, y_noisy)],
+                        shuffle=False, verbose=0)  # shuffle=False: the pipeline shuffles
     return model, history.history
 # --8<-- [end:fit_noisy]
 
@@ -167,7 +168,8 @@ def fit_labels(x_train, labels, x_val, y_val, *, epochs=RANDOM_LABEL_EPOCHS, see
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"],
                   steps_per_execution=STEPS_PER_EXECUTION)
     history = model.fit(shuffled_batches(x_train, labels, seed), epochs=epochs,
-                        validation_data=(x_val, y_val), validation_batch_size=1000, verbose=0)
+                        validation_data=(x_val, y_val), validation_batch_size=1000,
+                        shuffle=False, verbose=0)  # the pipeline shuffles
     return model, history.history
 
 
