@@ -86,6 +86,13 @@ def notebook_findings(results: StudyResults, numbers: Numbers) -> list:
     if absent:
         return [missing("notebook", absent)]
     runs = results.runs
+    tests = comparisons(runs, "plain", METRICS["test"])
+    trains = comparisons(runs, "plain", METRICS["train"])
+    val = paired_difference(runs["batchnorm"], runs["plain"], METRICS["val"])
+    placement = paired_difference(runs["batchnorm_hidden"], runs["batchnorm"], METRICS["test"])
+    if len(tests) < 2 or val is None or placement is None:
+        return ["(Paired comparisons need at least two seeds that the models share; "
+                "run `python -m snippets study notebook`.)\n"]
     w = "notebook findings"
     config = recipe("notebook")
 
@@ -103,8 +110,6 @@ def notebook_findings(results: StudyResults, numbers: Numbers) -> list:
         holds=not slower, measured=f"training loss not below plain's at {', '.join(slower)}")
 
     # Held out, the difference shrinks.
-    tests = comparisons(runs, "plain", METRICS["test"])
-    trains = comparisons(runs, "plain", METRICS["train"])
     parts = []
     for n in names[1:]:
         parts.append(f"`{n}` differs from `plain` by {_signed(numbers, trains[n]['mean'], w + f' {n} train delta')} "
@@ -118,21 +123,19 @@ def notebook_findings(results: StudyResults, numbers: Numbers) -> list:
     # The notebook's figures sit next to training accuracies and overstate the held-out difference.
     closest = closest_metrics(results)
     claimed = NOTEBOOK_CLAIM["batchnorm"] - NOTEBOOK_CLAIM["plain"]
-    val = paired_difference(runs["batchnorm"], runs["plain"], METRICS["val"])
     near_training = Sentence(
         "Each of the notebook's two figures is closest to a training accuracy of its model ("
-        + "; ".join(f"`{n}`: {label[0].lower() + label[1:] if label[1].islower() else label}" for n, (_, label) in closest.items()) + ").",
+        + "; ".join(f"`{n}`: {label if label.startswith('Keras') else label[0].lower() + label[1:]}" for n, (_, label) in closest.items()) + ").",
         holds=all(label in TRAINING_CANDIDATES for _, label in closest.values()),
         measured="closest metrics: " + ", ".join(label for _, label in closest.values()))
     overstates = Sentence(
-        f"Its {claimed:.1f} points in favour of batch normalization are more than the measured differences of the "
+        f"The notebook's {claimed:.1f} points in favour of batch normalization are more than the measured differences of the "
         f"same two models in validation accuracy ({_signed(numbers, val['mean'], w + ' val delta')} points) and "
         f"test accuracy ({_signed(numbers, tests['batchnorm']['mean'], w + ' test delta')}).",
         holds=claimed > 100 * max(val["mean"], tests["batchnorm"]["mean"]),
         measured=f"validation {100 * val['mean']:+.2f}, test {100 * tests['batchnorm']['mean']:+.2f} points")
 
     # Where the batch norm goes.
-    placement = paired_difference(runs["batchnorm_hidden"], runs["batchnorm"], METRICS["test"])
     matters = Sentence(
         f"`batchnorm_hidden` beats `batchnorm` by {numbers.pct(placement['mean'], w + ' placement')} points of "
         f"test accuracy, paired over {placement['n']} seeds (95% CI "

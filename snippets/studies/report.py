@@ -110,6 +110,7 @@ def write_report(results_dir: Path = DEFAULT_RESULTS_DIR, out: Path = DEFAULT_OU
     out = Path(out)
     numbers = Numbers()
     files: dict[str, str] = {}
+    figures: dict[str, object] = {}  # drawn once the claims are checked: drawing is the slow part
     sentences: dict[str, list] = {}
     checked: dict[str, list] = {}
     summary = []
@@ -136,7 +137,7 @@ def write_report(results_dir: Path = DEFAULT_RESULTS_DIR, out: Path = DEFAULT_OU
         files[numbers.file] = literature_table(notebook, numbers)
         numbers.file = "notebook_findings.md"
         files[numbers.file] = said(numbers.file, notebook_findings(notebook, numbers), not notebook.nonstandard)
-        files["notebook_curves.svg"] = svg(
+        figures["notebook_curves.svg"] = lambda: (
             learning_curves(notebook, [("accuracy", "accuracy"), ("loss", "cross-entropy loss")],
                             "The notebook's models: training (dashed) and validation (solid), mean ± sd over seeds")
         )
@@ -156,8 +157,8 @@ def write_report(results_dir: Path = DEFAULT_RESULTS_DIR, out: Path = DEFAULT_OU
     if regularizers.runs:
         numbers.file = "regularizers_table.md"
         files[numbers.file] = accuracy_table(regularizers, "none", numbers)
-        files["regularizers_gap.svg"] = svg(gap_figure(regularizers))
-        files["regularizers_curves.svg"] = svg(technique_panels(regularizers, "none"))
+        figures["regularizers_gap.svg"] = lambda: gap_figure(regularizers)
+        figures["regularizers_curves.svg"] = lambda: technique_panels(regularizers, "none")
     else:
         files["regularizers_table.md"] = missing_study_note("regularizers")
         files["regularizers_gap.svg"] = files["regularizers_curves.svg"] = empty_svg()
@@ -177,6 +178,7 @@ def write_report(results_dir: Path = DEFAULT_RESULTS_DIR, out: Path = DEFAULT_OU
             "change the sentence in snippets/studies/claims.py or find out why the numbers moved:\n  "
             + "\n  ".join(wrong)
         )
+    files.update({name: svg(draw()) for name, draw in figures.items()})
     out.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (out / name).write_text(text)
