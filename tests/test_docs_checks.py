@@ -36,7 +36,7 @@ def test_blocks_in_admonitions_tabs_and_includes_all_run(tmp_path):
         # Page
 
         ```python
-        --8<-- "snippets/plotting.py:1:3"
+        --8<-- "snippets/data.py:corrupt_labels"
         ```
 
         !!! example "In an admonition"
