@@ -178,3 +178,28 @@ def test_runs_from_several_cpu_models_are_flagged(results, tmp_path):
     provenance = (tmp_path / "generated" / "notebook_provenance.md").read_text()
     assert "2 different CPU models" in provenance and "Another CPU 1000" in provenance
     assert "different CPU models" not in (tmp_path / "generated" / "regularizers_provenance.md").read_text()
+
+
+def test_figures_draw_the_results_means(results):
+    """The bars are the mean train − test differences; the title says what they are on noisy labels."""
+    from snippets.studies.figures import gap_figure, technique_panels
+    from snippets.studies.statistics import METRICS, value
+
+    regularizers = load_study(results, "regularizers")
+    left, right = gap_figure(regularizers).axes
+    widths = [bar.get_width() for bar in left.patches]
+    expected = [100 * sum(value(r, METRICS["train"]) - value(r, METRICS["test"]) for r in runs) / len(runs)
+                for runs in regularizers.runs.values()]
+    assert widths == pytest.approx(expected)
+    assert left.get_title() == "Noisy-label train − clean test accuracy"
+    assert [t.get_text() for t in right.get_yticklabels()] == list(regularizers.runs)
+    notebook_left, _ = gap_figure(load_study(results, "notebook")).axes
+    assert notebook_left.get_title() == "Generalization gap"  # clean training labels: the gap proper
+
+    panels = [ax for ax in technique_panels(regularizers, "none").axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == list(regularizers.runs)
+    # Each panel: the technique's training and validation curves, and the baseline's validation
+    # in grey (not on the baseline's own panel); each curve a mean line over a band.
+    assert [len(ax.get_lines()) for ax in panels] == [2] + [3] * (len(panels) - 1)
+    none_val = [sum(r["history"]["val_accuracy"][e] for r in regularizers.runs["none"]) / 2 for e in range(1)]
+    assert panels[0].get_lines()[1].get_ydata()[:1] == pytest.approx(none_val)

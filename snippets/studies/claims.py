@@ -205,7 +205,8 @@ def regime(regularizers: StudyResults, notebook: StudyResults, numbers: Numbers)
         nearly_all = Sentence(
             f"long enough for the unregularized network (`none`) to fit nearly every training label, wrong ones "
             f"included: it ends {numbers.pct(fit, w + ' none train')}% accurate on the noisy training labels, so it "
-            f"reproduces at least {numbers.pct(wrong_fitted, w + ' wrong fitted', 1)}% of the wrong ones.",
+            f"reproduces at least {numbers.pct(wrong_fitted, w + ' wrong fitted', 1)}% of the wrong ones (the share "
+            "left if every label it misses were a wrong one).",
             holds=wrong_fitted >= 0.9,
             measured=f"at least {100 * wrong_fitted:.1f}% of the wrong labels fitted (claim: 90% or more)")
     else:
