@@ -213,7 +213,7 @@ def regime(regularizers: StudyResults, notebook: StudyResults, numbers: Numbers)
         nearly_all = Sentence("meant to let the unregularized network fit its wrong labels " + missing("regularizers", ["none"]).strip())
     ratio = small.learning_rate / full.learning_rate
     return [
-        barely, " So regularizers have little to fix there, and their effects drown in seed noise. "
+        barely, " A regularizer would have little to fix there. "
         "Regularization matters when a model can memorize its training set; this study makes that happen on "
         "purpose, cheaply enough to run in CI:\n\n",
         f"- **Few images**: the first {training_images(small):,} of the notebook's {training_images(full):,} "
