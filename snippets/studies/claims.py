@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from snippets.data import NOTEBOOK_VALIDATION_SIZE
 from snippets.studies.configs import STUDIES
 from snippets.studies.results import StudyResults
 from snippets.studies.statistics import METRICS, comparisons, paired_difference, summarize, value
@@ -29,7 +30,6 @@ from snippets.studies.tables import (
     seeds_text,
     training_images,
 )
-from snippets.data import NOTEBOOK_VALIDATION_SIZE
 
 
 @dataclass
