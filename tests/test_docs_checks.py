@@ -36,7 +36,7 @@ def test_blocks_in_admonitions_tabs_and_includes_all_run(tmp_path):
         # Page
 
         ```python
-        --8<-- "snippets/plotting.py:1:3"
+        --8<-- "snippets/data.py:corrupt_labels"
         ```
 
         !!! example "In an admonition"
@@ -134,3 +134,61 @@ def test_a_missing_generated_file_says_which_command_makes_it(tmp_path, caplog):
     with pytest.raises(Abort):
         build_pages(tmp_path, '# Page\n\n--8<-- "docs/generated/not_made_yet.md"\n')
     assert "not_made_yet.md" in caplog.text and "make report" in caplog.text
+
+
+# ---------------------------------------------------------------- reference lists
+
+REFERENCE_PAGES = sorted((ROOT / "docs" / "chapters").glob("*.md")) + [
+    ROOT / "docs" / "studies" / "notebook-comparison.md",
+    ROOT / "docs" / "studies" / "regularizer-study.md",
+]
+#: The study pages' generated sentences and tables are written by these modules.
+STUDY_TEXT_SOURCES = ("snippets/studies/claims.py", "snippets/studies/tables.py")
+
+
+def reference_list(page: Path) -> tuple[list[str], str]:
+    """The entries of a page's reference list (the section references.md includes) and the rest of its text."""
+    import re
+
+    text = page.read_text(encoding="utf8")
+    found = re.search(r"\[start:references\](.*?)\[end:references\]", text, re.S)
+    assert found, f"{page.name}: no references section for docs/references.md to include"
+    entries = [" ".join(e.split()) for e in re.findall(r"^- (.*?)(?=^- |\Z)", found.group(1), re.S | re.M)]
+    body = text[: found.start()] + text[found.end():]
+    if page.parent.name == "studies":
+        body += "".join((ROOT / source).read_text(encoding="utf8") for source in STUDY_TEXT_SOURCES)
+    return entries, body
+
+
+def cited_as(entry: str) -> str:
+    """What the page's text must contain for an entry to count as cited: its first author's
+    surname, or for a source without authors the first name in backticks or quotes."""
+    import re
+
+    if re.match(r"^[^,(`\"]+, [A-Z]\.", entry):
+        return entry.split(",")[0]
+    quoted = re.search(r"`([^`]+)`|\"([^\"]+)\"", entry)
+    assert quoted, f"cannot tell how this reference is cited: {entry[:80]}"
+    return quoted.group(1) or quoted.group(2)
+
+
+def test_every_listed_reference_is_cited_on_its_page():
+    uncited = [f"{page.name}: {entry[:70]}" for page in REFERENCE_PAGES
+               for entries, body in [reference_list(page)] for entry in entries if cited_as(entry) not in body]
+    assert not uncited, "listed but not cited on the page:\n" + "\n".join(uncited)
+
+
+def test_one_spelling_per_author_across_the_reference_lists():
+    import re
+    import unicodedata
+
+    spellings: dict[str, set[str]] = {}
+    for page in REFERENCE_PAGES:
+        for entry in reference_list(page)[0]:
+            authors = entry.split("(")[0]
+            for surname in re.findall(r"(?:^|, |& )([^\W\d_][\w'-]*(?: [\w'-]+)?), (?:[A-Z]\.)", authors):
+                folded = unicodedata.normalize("NFKD", surname).encode("ascii", "ignore").decode().lower()
+                spellings.setdefault(folded.replace("ł", "l"), set()).add(surname)
+    assert len(spellings) > 50  # the lists were read
+    assert not {k: v for k, v in spellings.items() if len(v) > 1}
+    assert "Mądry" in spellings["madry"] and "Bjorck" in spellings["bjorck"]

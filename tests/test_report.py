@@ -11,7 +11,7 @@ from snippets.studies.generated import PAGE_OF_PREFIX
 from snippets.studies.report import write_report
 from snippets.studies.results import load_study, read_results, write_json_atomically
 from snippets.studies.site_check import check_site
-from snippets.studies.statistics import summarize
+from snippets.studies.statistics import comparisons, holm, summarize
 
 
 @pytest.fixture
@@ -28,6 +28,21 @@ def test_summary_statistics():
     assert s["high"] - s["mean"] == pytest.approx(4.303 * 0.01 / 3**0.5, rel=1e-3)
 
 
+def test_holm_adjusts_as_the_step_down_procedure_does():
+    # Sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1, each no smaller than the one before, capped at 1.
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == [1.0, 1.0]
+    assert holm([0.2]) == [0.2] and holm([]) == []
+
+
+def test_comparisons_correct_every_test_against_the_baseline(results):
+    runs = load_study(results, "regularizers").runs
+    found = comparisons(runs, "none", "final.test_accuracy")
+    assert sorted(found) == sorted(set(runs) - {"none"}) and len(found) == 7
+    assert [d["p_holm"] for d in found.values()] == pytest.approx(holm([d["p"] for d in found.values()]))
+    assert all(d["p_holm"] >= d["p"] for d in found.values())
+
+
 def test_report_writes_every_table_and_figure(results, tmp_path):
     out = tmp_path / "generated"
     summary = write_report(results, out)
@@ -35,10 +50,21 @@ def test_report_writes_every_table_and_figure(results, tmp_path):
     table = (out / "notebook_table.md").read_text()
     for name in ("plain", "batchnorm", "batchnorm_hidden"):
         assert f"| `{name}` | 2 |" in table
-    assert "(baseline)" in table and "Paired p" in table
+    assert "(baseline)" in table and "Paired p" in table and "Holm p" in table
+    assert "Holm's method for the 2 comparisons with `plain`" in table
+    assert "| Train − test gap (pts) |" in table
+    regularizers = (out / "regularizers_table.md").read_text()
+    assert "Noisy-label train − clean test (pts)" in regularizers and "for the 7 comparisons with `none`" in regularizers
+    for name in ("notebook_settings.md", "notebook_findings.md", "regularizers_regime.md", "regularizers_tuning.md"):
+        assert (out / name).read_text().strip(), name
     claim = (out / "notebook_claim.md").read_text()
     assert "98.3" in claim and "99.1" in claim
-    assert "3.05" in (out / "notebook_literature.md").read_text()
+    literature = (out / "notebook_literature.md").read_text()
+    assert "3.05" in literature
+    # The 1.60% standard net is Simard et al.'s, as Srivastava et al. quote it, not theirs.
+    assert "| Simard et al. (2003), as quoted by Srivastava et al. (2014, Table 2) |" in literature
+    assert [line for line in literature.splitlines() if "1.60" in line] == [
+        line for line in literature.splitlines() if "Simard" in line]
     for config in STUDIES["regularizers"]:
         assert "Measured over 2 seeds" in (out / f"regularizers_{config.name}.md").read_text()
     for figure in ("notebook_curves.svg", "regularizers_curves.svg", "regularizers_gap.svg"):
@@ -58,7 +84,21 @@ def test_table_numbers_are_the_results_files_means(results, tmp_path):
     assert f"{mean:.2f} ±" in (out / "notebook_table.md").read_text()
 
 
+def test_one_training_accuracy_in_table_and_summaries(results, tmp_path):
+    """The summaries' training accuracy is the table's: evaluated after training, not Keras' running figure."""
+    out = tmp_path / "generated"
+    write_report(results, out)
+    table = (out / "regularizers_table.md").read_text()
+    for config in STUDIES["regularizers"]:
+        runs = [read_results(results / "regularizers" / config.name / f"seed-{s}.json") for s in (0, 1)]
+        evaluated = 100 * sum(r["final"]["train_accuracy"] for r in runs) / 2
+        summary = (out / f"regularizers_{config.name}.md").read_text()
+        assert f"evaluated after training: {evaluated:.2f}%" in summary
+        assert f"| `{config.name}` | 2 | {evaluated:.2f} ±" in table
+
+
 def test_same_results_same_report(results, tmp_path):
+    """check-site compares a fresh report with the published one: the report must not vary by itself."""
     write_report(results, tmp_path / "a")
     write_report(results, tmp_path / "b")
     for path in (tmp_path / "a").iterdir():
@@ -138,3 +178,28 @@ def test_runs_from_several_cpu_models_are_flagged(results, tmp_path):
     provenance = (tmp_path / "generated" / "notebook_provenance.md").read_text()
     assert "2 different CPU models" in provenance and "Another CPU 1000" in provenance
     assert "different CPU models" not in (tmp_path / "generated" / "regularizers_provenance.md").read_text()
+
+
+def test_figures_draw_the_results_means(results):
+    """The bars are the mean train − test differences; the title says what they are on noisy labels."""
+    from snippets.studies.figures import gap_figure, technique_panels
+    from snippets.studies.statistics import METRICS, value
+
+    regularizers = load_study(results, "regularizers")
+    left, right = gap_figure(regularizers).axes
+    widths = [bar.get_width() for bar in left.patches]
+    expected = [100 * sum(value(r, METRICS["train"]) - value(r, METRICS["test"]) for r in runs) / len(runs)
+                for runs in regularizers.runs.values()]
+    assert widths == pytest.approx(expected)
+    assert left.get_title() == "Noisy-label train − clean test accuracy"
+    assert [t.get_text() for t in right.get_yticklabels()] == list(regularizers.runs)
+    notebook_left, _ = gap_figure(load_study(results, "notebook")).axes
+    assert notebook_left.get_title() == "Generalization gap"  # clean training labels: the gap proper
+
+    panels = [ax for ax in technique_panels(regularizers, "none").axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == list(regularizers.runs)
+    # Each panel: the technique's training and validation curves, and the baseline's validation
+    # in grey (not on the baseline's own panel); each curve a mean line over a band.
+    assert [len(ax.get_lines()) for ax in panels] == [2] + [3] * (len(panels) - 1)
+    none_val = [sum(r["history"]["val_accuracy"][e] for r in regularizers.runs["none"]) / 2 for e in range(1)]
+    assert panels[0].get_lines()[1].get_ydata()[:1] == pytest.approx(none_val)

@@ -2,8 +2,10 @@
 
 Everything here reads results files only. Output goes to ``docs/generated``
 (git-ignored), which the study pages include. ``numbers.json`` lists every number
-written into a table, so that a check (``snippets.studies.site_check``) can compare
-the built pages with the results files.
+written into a table or sentence, so that a check (``snippets.studies.site_check``) can
+compare the built pages with the results files. The sentences that state a direction or
+a size come from ``snippets.studies.claims``: when one does not hold for a study's own
+runs, the report stops with ``ClaimError`` naming it, and writes nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from snippets.studies.claims import ClaimError, failures, notebook_findings, regime, render, technique_findings, tuning
 from snippets.studies.configs import STUDIES
 from snippets.studies.figures import empty_svg, gap_figure, learning_curves, technique_panels
 from snippets.studies.generated import GENERATED_DIR
@@ -24,6 +27,7 @@ from snippets.studies.tables import (
     claim_table,
     fitting_table,
     literature_table,
+    notebook_settings,
     settings_table,
     technique_summary,
 )
@@ -93,17 +97,35 @@ def missing_study_note(study: str) -> str:
     )
 
 
-def write_report(results_dir: Path = DEFAULT_RESULTS_DIR, out: Path = DEFAULT_OUTPUT_DIR) -> str:
-    """Write every generated file; return a one-line summary per study."""
+def write_report(results_dir: Path = DEFAULT_RESULTS_DIR, out: Path = DEFAULT_OUTPUT_DIR,
+                 strict: bool | None = None) -> str:
+    """Write every generated file; return a one-line summary per study.
+
+    Raises ClaimError, before writing anything, when a sentence's claim does not hold and
+    ``strict`` is true; by default that is for the studies run with their own settings
+    (runs with other settings, as in a smoke test, get a warning on the page instead).
+    """
     from snippets.plotting import svg
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     numbers = Numbers()
     files: dict[str, str] = {}
+    figures: dict[str, object] = {}  # drawn once the claims are checked: drawing is the slow part
+    sentences: dict[str, list] = {}
+    checked: dict[str, list] = {}
     summary = []
 
+    def said(name: str, parts: list, standard: bool) -> str:
+        """Render a file of sentences; keep its claims for the check (strictly for the study's own runs)."""
+        sentences[name] = [p for p in parts if not isinstance(p, str)]
+        if strict if strict is not None else standard:
+            checked[name] = sentences[name]
+        return render(parts)
+
     notebook = load_study(results_dir, "notebook")
+    regularizers = load_study(results_dir, "regularizers")
+    numbers.file = "notebook_settings.md"
+    files[numbers.file] = notebook_settings(notebook)
     if notebook.runs:
         numbers.file = "notebook_table.md"
         files[numbers.file] = accuracy_table(notebook, "plain", numbers)
@@ -113,37 +135,55 @@ def write_report(results_dir: Path = DEFAULT_RESULTS_DIR, out: Path = DEFAULT_OU
         files[numbers.file] = fitting_table(notebook, numbers)
         numbers.file = "notebook_literature.md"
         files[numbers.file] = literature_table(notebook, numbers)
-        files["notebook_curves.svg"] = svg(
+        numbers.file = "notebook_findings.md"
+        files[numbers.file] = said(numbers.file, notebook_findings(notebook, numbers), not notebook.nonstandard)
+        figures["notebook_curves.svg"] = lambda: (
             learning_curves(notebook, [("accuracy", "accuracy"), ("loss", "cross-entropy loss")],
                             "The notebook's models: training (dashed) and validation (solid), mean ± sd over seeds")
         )
     else:
-        for name in ("notebook_table.md", "notebook_claim.md", "notebook_fitting.md", "notebook_literature.md"):
+        for name in ("notebook_table.md", "notebook_claim.md", "notebook_fitting.md", "notebook_literature.md",
+                     "notebook_findings.md"):
             files[name] = missing_study_note("notebook")
         files["notebook_curves.svg"] = empty_svg()
     files["notebook_provenance.md"] = provenance(notebook) or missing_study_note("notebook")
     summary.append(f"notebook: {len(notebook.all_runs)} runs, {len(notebook.problems)} ignored file(s)")
 
-    regularizers = load_study(results_dir, "regularizers")
     files["regularizers_settings.md"] = settings_table("regularizers")
+    files["regularizers_tuning.md"] = render(tuning())
+    numbers.file = "regularizers_regime.md"
+    files[numbers.file] = said(numbers.file, regime(regularizers, notebook, numbers),
+                               not (regularizers.nonstandard or notebook.nonstandard))
     if regularizers.runs:
         numbers.file = "regularizers_table.md"
         files[numbers.file] = accuracy_table(regularizers, "none", numbers)
-        files["regularizers_gap.svg"] = svg(gap_figure(regularizers))
-        files["regularizers_curves.svg"] = svg(technique_panels(regularizers, "none"))
+        figures["regularizers_gap.svg"] = lambda: gap_figure(regularizers)
+        figures["regularizers_curves.svg"] = lambda: technique_panels(regularizers, "none")
     else:
         files["regularizers_table.md"] = missing_study_note("regularizers")
         files["regularizers_gap.svg"] = files["regularizers_curves.svg"] = empty_svg()
     for config in STUDIES["regularizers"]:
         numbers.file = f"regularizers_{config.name}.md"
-        files[numbers.file] = technique_summary(regularizers, config.name, "none", numbers)
+        files[numbers.file] = technique_summary(regularizers, config.name, "none", numbers) + said(
+            numbers.file, technique_findings(regularizers, config.name, numbers), not regularizers.nonstandard)
     files["regularizers_provenance.md"] = provenance(regularizers) or missing_study_note("regularizers")
     summary.append(f"regularizers: {len(regularizers.all_runs)} runs, {len(regularizers.problems)} ignored file(s)")
 
     files["performance.md"] = performance_page(Path(results_dir) / BENCHMARK_FILE)
 
+    wrong = failures(checked)
+    if wrong:
+        raise ClaimError(
+            f"{len(wrong)} sentence(s) of the study pages do not hold for the results in {results_dir}; "
+            "change the sentence in snippets/studies/claims.py or find out why the numbers moved:\n  "
+            + "\n  ".join(wrong)
+        )
+    files.update({name: svg(draw()) for name, draw in figures.items()})
+    out.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (out / name).write_text(text)
     write_json_atomically(out / "numbers.json", {"results": str(results_dir), "numbers": numbers.records})
-    return "report: " + "; ".join(summary) + f"; {len(files)} files in {out}"
+    claims = sum(len(v) for v in sentences.values())
+    return ("report: " + "; ".join(summary) + f"; {len(files)} files in {out}; "
+            f"{claims} claim(s) stated, {len(checked and [s for v in checked.values() for s in v])} checked")
 

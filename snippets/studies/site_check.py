@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from snippets.studies.claims import ClaimError
 from snippets.studies.configs import STUDIES
 from snippets.studies.generated import GENERATED_DIR, page_of
 from snippets.studies.report import write_report
@@ -30,16 +31,20 @@ def check_site(results_dir: Path, site_dir: Path, generated_dir: Path = GENERATE
                require_complete: bool = False) -> tuple[int, list[str]]:
     """Compare the built pages with a fresh report of the results files.
 
-    Returns the number of published numbers checked and a list of problems: a generated
-    file that differs from what the results files give now, a number missing from the page
-    that includes it, or (with ``require_complete``) a study that is incomplete, mixes code
+    Returns the number of published numbers checked and a list of problems: a sentence of a
+    study page that the results files no longer support, a generated file that differs from
+    what the results files give now, a number missing from the page that includes it, or
+    (with ``require_complete``) a study that is incomplete, mixes code
     versions, or was run with settings other than its own.
     """
     import tempfile
 
     problems: list[str] = []
     with tempfile.TemporaryDirectory() as scratch:
-        write_report(results_dir, Path(scratch))
+        try:
+            write_report(results_dir, Path(scratch))
+        except ClaimError as error:
+            return 0, [str(error)]
         fresh = json.loads((Path(scratch) / "numbers.json").read_text())["numbers"]
         for path in sorted(Path(scratch).glob("*.md")):
             published = Path(generated_dir) / path.name

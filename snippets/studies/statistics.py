@@ -50,3 +50,36 @@ def paired_difference(runs: list[dict], baseline: list[dict], metric: str) -> di
     summary = summarize(list(diffs))
     summary["p"] = float(stats.ttest_rel([a for a, _ in pairs], [b for _, b in pairs]).pvalue) if diffs.std() > 0 else 1.0
     return summary
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment of ``m`` p-values (Holm, 1979), in their given order.
+
+    The k-th smallest p-value is multiplied by ``m - k + 1`` (k from 1), capped at 1, and
+    made no smaller than the adjusted values before it. Rejecting where the adjusted value
+    is below alpha keeps the chance of any false rejection among the ``m`` tests below alpha.
+    """
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted = [1.0] * len(p_values)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def comparisons(runs_by_name: dict[str, list[dict]], baseline: str, metric: str) -> dict[str, dict]:
+    """Each configuration's paired difference to ``baseline``, with ``p`` and the Holm-adjusted ``p_holm``.
+
+    The family is every configuration compared with the baseline, so a study of eight
+    configurations corrects seven tests.
+    """
+    found = {}
+    for name, runs in runs_by_name.items():
+        if name != baseline:
+            delta = paired_difference(runs, runs_by_name.get(baseline, []), metric)
+            if delta:
+                found[name] = delta
+    for delta, adjusted in zip(found.values(), holm([d["p"] for d in found.values()])):
+        delta["p_holm"] = adjusted
+    return found
