@@ -250,10 +250,15 @@ def run_merge(args) -> int:
 
 
 def run_report(args) -> int:
+    from snippets.studies.claims import ClaimError
     from snippets.studies.report import DEFAULT_OUTPUT_DIR, write_report
 
     out = args.out or DEFAULT_OUTPUT_DIR
-    summary = write_report(args.results, out)
+    try:
+        summary = write_report(args.results, out)
+    except ClaimError as error:  # a sentence of a study page that the results no longer support
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(summary)
     return 0
 
