@@ -12,6 +12,7 @@ from snippets.models import build_mlp, notebook_model
 from snippets.training import (
     STEPS_PER_CALL,
     compile_like_notebook,
+    compiles_with_xla,
     epoch_orders,
     seed_everything,
     supports_xla,
@@ -209,3 +210,16 @@ def test_bad_epochs_are_refused(small_mnist):
     model = compile_like_notebook(build_mlp())
     with pytest.raises(ValueError, match="epochs and batch_size must be positive"):
         train(model, *small_mnist, seed=0, epochs=0)
+
+
+def test_xla_and_steps_per_call_are_arguments_that_change_speed_not_math(small_mnist):
+    """The knobs the speed benchmark turns: the same math, up to XLA's rounding."""
+    runs = {}
+    for name, settings in (("default", {}), ("no XLA", {"xla": False}), ("4 steps per call", {"steps_per_call": 4})):
+        seed_everything(0)
+        model = compile_like_notebook(build_mlp(seed=0))
+        runs[name] = train(model, *small_mnist, seed=0, epochs=1, **settings)
+        assert compiles_with_xla(model, settings.get("xla", True)) is settings.get("xla", True)
+    for name in ("no XLA", "4 steps per call"):
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            assert runs[name][key] == pytest.approx(runs["default"][key], rel=1e-3), (name, key)
