@@ -57,7 +57,6 @@ def best_prediction(alpha, classes=10):
 from functools import lru_cache
 
 import keras
-import numpy as np
 
 from snippets.data import corrupt_labels, notebook_subsets
 from snippets.demo_cache import demo_cache
@@ -148,6 +147,7 @@ def expected_calibration_error(probabilities, labels, bins=15):
 import pandas as pd
 
 from snippets.data import notebook_subsets
+from snippets.label_smoothing import N_TRAIN, N_VALIDATION, expected_calibration_error, train_smoothed_mlp
 
 ALPHAS = (0.0, 0.1)
 
@@ -169,6 +169,8 @@ def calibration_table(alphas=ALPHAS, seed=0):
 
 
 # --8<-- [start:plot_reliability]
+from snippets.data import notebook_subsets
+from snippets.label_smoothing import ALPHAS, N_TRAIN, N_VALIDATION, reliability_bins, train_smoothed_mlp
 from snippets.plotting import COLORS, Figure
 
 
@@ -199,6 +201,7 @@ def plot_reliability(alphas=ALPHAS, seed=0, bins=15):
 import pandas as pd
 
 from snippets.data import notebook_subsets
+from snippets.label_smoothing import N_TRAIN, N_VALIDATION, train_smoothed_mlp
 
 LABEL_NOISE = 0.4  # 40% of the training labels replaced by a wrong class
 NOISY_ALPHAS = (0.0, 0.1, 0.3)

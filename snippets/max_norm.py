@@ -67,7 +67,6 @@ def constraint_adds_no_loss(c=3.0, l2=1e-3, seed=0):
 from functools import lru_cache
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from snippets.data import notebook_subsets
@@ -132,6 +131,8 @@ def train_max_norm_mlp(dropout=0.0, max_norm=None, seed=0):
 import numpy as np
 import pandas as pd
 
+from snippets.max_norm import MAX_NORM, train_max_norm_mlp
+
 SETTINGS = {  # name: (dropout rate, max-norm c)
     "plain": (0.0, None),
     "max-norm": (0.0, MAX_NORM),
@@ -164,6 +165,9 @@ def max_norm_table(seed=0):
 
 
 # --8<-- [start:plot_column_norms]
+import numpy as np
+
+from snippets.max_norm import MAX_NORM, SETTINGS, column_norms, train_max_norm_mlp
 from snippets.plotting import COLORS, Figure
 
 

@@ -68,7 +68,6 @@ def noise_layer_moments(rate=0.5, stddev=0.5, size=100_000, seed=0):
 from functools import lru_cache
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from snippets.data import notebook_subsets
@@ -153,6 +152,7 @@ def input_jacobian_norm(model, x):
 import pandas as pd
 
 from snippets.data import notebook_subsets
+from snippets.noise import KINDS, N_TRAIN, N_VALIDATION, input_jacobian_norm, noisy_mlp, train_noisy_mlp
 
 JACOBIAN_IMAGES = 500  # the first 500 held-out images
 
