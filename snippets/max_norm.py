@@ -160,7 +160,8 @@ def max_norm_table(seed=0):
             "held-out accuracy": run["held-out accuracy"],
             "terms in model.losses": run["terms in model.losses"],
         }
-    return pd.DataFrame(rows).T
+    counts = ["units with norm >= c, layer 1", "terms in model.losses"]
+    return pd.DataFrame(rows).T.astype({name: int for name in counts})
 # --8<-- [end:max_norm_table]
 
 

@@ -50,6 +50,8 @@ def test_smoothing_lowers_confidence_and_here_miscalibrates():
     assert plain["ECE (15 bins)"] < 0.05
     assert smoothed["ECE (15 bins)"] > 2 * plain["ECE (15 bins)"]
     assert smoothed["mean confidence"] < smoothed["accuracy"]
+    # The bound 1 - alpha + alpha / K holds for the best fit of training images, not elsewhere.
+    assert smoothed["highest confidence"] > ls.best_prediction(0.1)["probability of the label"]
 
 
 def test_reliability_diagram_draws_the_bins():

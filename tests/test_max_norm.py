@@ -43,6 +43,7 @@ def test_trained_norms_stay_within_c_only_with_the_constraint():
     assert table.loc["max-norm", "held-out accuracy"] == pytest.approx(table.loc["plain", "held-out accuracy"], abs=0.005)
     # Max-norm adds nothing to the loss, in every trained model.
     assert (table["terms in model.losses"] == 0).all()
+    assert str(table["units with norm >= c, layer 1"].dtype).startswith("int")  # printed as counts
 
 
 def test_dropout_with_max_norm_beats_dropout_alone_here():
