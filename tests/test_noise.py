@@ -18,6 +18,19 @@ def test_noisy_inputs_approach_ridge_in_a_linear_model():
     assert to_plain[-1] > 20 * to_ridge[-1]
 
 
+def test_small_input_noise_matches_the_second_order_expansion():
+    rows = nz.noise_expansion_check()
+    sigmas = list(rows)
+    assert sigmas == sorted(sigmas, reverse=True)
+    errors = [abs(r["measured / sigma^2"] - r["|grad f|^2 + (f - t) laplacian"]) for r in rows.values()]
+    predicted = rows[sigmas[-1]]["|grad f|^2 + (f - t) laplacian"]
+    assert errors[-1] < 0.01 * predicted  # within 1% at the smallest noise
+    assert errors[0] > 3 * errors[-1]  # and the larger the noise, the larger the higher-order terms
+    # Away from a fit the second-derivative term is not negligible.
+    gradient_only = rows[sigmas[-1]]["|grad f|^2 alone"]
+    assert abs(rows[sigmas[-1]]["measured / sigma^2"] - gradient_only) > 0.05 * predicted
+
+
 def test_noise_layers_moments_and_inference():
     rows = nz.noise_layer_moments(rate=0.5, stddev=0.5)
     additive, gaussian_dropout, dropout = rows.values()
