@@ -82,3 +82,5 @@ def test_smoothing_resists_wrong_labels():
     # The more smoothing, the fewer wrong labels learned and the better on held-out images.
     assert (np.diff(learned) < 0).all() and learned[0] - learned[-1] > 0.05
     assert (np.diff(held_out) > 0).all() and held_out[-1] - held_out[0] > 0.03
+    true_labels = table["true training labels"].to_numpy()
+    assert (np.diff(true_labels) > 0).all()  # and the more often it predicts the true label
