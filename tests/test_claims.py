@@ -15,6 +15,7 @@ from snippets.studies.claims import ClaimError
 from snippets.studies.configs import DEFAULT_SEEDS, STUDIES
 from snippets.studies.report import write_report
 from snippets.studies.results import read_results, results_path, write_json_atomically
+from tests.conftest import run_cli
 
 # Per configuration: final (train, validation, test) accuracy, and the shape of its curves.
 NOTEBOOK = {"plain": (0.982, 0.975, 0.973, 0.60), "batchnorm": (0.996, 0.9744, 0.9726, 0.36),
@@ -129,6 +130,9 @@ def test_batch_norm_that_no_longer_fits_faster_is_named(study_results, tmp_path)
     with pytest.raises(ClaimError, match="Both batch-norm models fit the training set faster") as error:
         write_report(study_results, tmp_path / "generated")
     assert "batchnorm epoch 1" in str(error.value)
+    done = run_cli("report", "--results", str(study_results), "--out", str(tmp_path / "cli"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "error:" in done.stderr and "Both batch-norm models fit the training set faster" in done.stderr
 
 
 def test_techniques_that_add_up_contradict_the_combined_sentence(study_results, tmp_path):
