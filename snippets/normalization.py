@@ -1,0 +1,153 @@
+"""Normalization beyond batch norm: layer and group normalization, and batch norm at tiny batches.
+
+Demonstrations for docs/beyond/normalization.md, each seeded and small:
+
+* :func:`what_each_normalizes`: one batch of feature maps through BatchNormalization,
+  LayerNormalization and GroupNormalization; the groups of values each layer brings to
+  mean 0 and standard deviation 1.
+* :func:`small_batches`: the same MLP with batch norm or layer norm trained with fit
+  at batch sizes 2, 4 and 8; validation accuracy with the batch's statistics against
+  the moving statistics, and the moving variance against the variance it estimates.
+"""
+
+from __future__ import annotations
+
+# --8<-- [start:what_each_normalizes]
+import keras
+import numpy as np
+import pandas as pd
+
+SHAPE = (4, 5, 5, 6)  # a batch of N = 4 feature maps, 5 x 5 positions, C = 6 channels
+
+
+def groups(output, normalizer):
+    """The values that share one mean and one variance, one row per group."""
+    n, h, w, c = output.shape
+    if normalizer == "batch":  # per channel, over the batch and all positions
+        return output.transpose(3, 0, 1, 2).reshape(c, -1)
+    if normalizer == "layer":  # per example, over all positions and channels
+        return output.reshape(n, -1)
+    if normalizer == "layer, last axis":  # per example and position, over the channels
+        return output.reshape(n * h * w, c)
+    if normalizer.startswith("group"):  # per example and group of channels
+        g = int(normalizer.split()[1])
+        return output.reshape(n, h, w, g, c // g).transpose(0, 3, 1, 2, 4).reshape(n * g, -1)
+    raise ValueError(normalizer)
+
+
+def what_each_normalizes(seed=0):
+    """Feature maps whose channels have different means and scales, through each layer."""
+    rng = np.random.default_rng(seed)
+    x = (rng.normal(2.0, 1.0, SHAPE) * np.arange(1, SHAPE[-1] + 1)).astype("float32")
+    layers = {
+        "batch": keras.layers.BatchNormalization(),
+        "layer": keras.layers.LayerNormalization(axis=(1, 2, 3)),  # every unit of the layer
+        "layer, last axis": keras.layers.LayerNormalization(),  # Keras' default, axis=-1
+        "group 2": keras.layers.GroupNormalization(groups=2),
+        "group 6": keras.layers.GroupNormalization(groups=6),  # one channel per group
+    }
+    rows = {}
+    for name, layer in layers.items():
+        out = keras.ops.convert_to_numpy(layer(x, training=True))  # batch norm: batch statistics
+        rows[f"{type(layer).__name__} ({name})"] = {
+            "groups": groups(out, name).shape[0],
+            "values per group": groups(out, name).shape[1],
+            "largest |mean|": float(np.abs(groups(out, name).mean(axis=1)).max()),
+            "sd from": float(groups(out, name).std(axis=1).min()),
+            "sd to": float(groups(out, name).std(axis=1).max()),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+# --8<-- [end:what_each_normalizes]
+
+
+# --8<-- [start:train_normalized_mlp]
+from functools import lru_cache
+
+import keras
+import tensorflow as tf
+
+from snippets.data import notebook_subsets
+from snippets.demo_cache import demo_cache
+from snippets.pipeline import shuffled_batches
+
+N_TRAIN = 1000  # the first 1,000 training images
+N_VALIDATION = 1000  # the first 1,000 validation images
+EPOCHS = 3
+LEARNING_RATE = 0.01  # plain SGD, the same at every batch size
+BATCH_SIZES = (2, 4, 8)
+
+
+def normalized_mlp(normalizer):
+    """784-100-10 with batch norm or layer norm between the hidden layer and its ReLU."""
+    norm = keras.layers.BatchNormalization() if normalizer == "batch" else keras.layers.LayerNormalization()
+    return keras.Sequential([
+        keras.Input(shape=(28, 28)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(100),
+        norm,
+        keras.layers.Activation("relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+
+
+@lru_cache(maxsize=8)  # the page and the tests share one training each; treat as read-only
+@demo_cache  # ... and share it across processes when $HANDBOOK_DEMO_CACHE names a folder
+def train_normalized_mlp(normalizer, batch_size, seed=0):
+    """Train normalized_mlp(normalizer) with fit at this batch size; return its weights."""
+    (x_train, y_train), _, _ = notebook_subsets(N_TRAIN, N_VALIDATION)
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    model = normalized_mlp(normalizer)
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=LEARNING_RATE),
+        loss="sparse_categorical_crossentropy",
+        steps_per_execution=50,  # 50 steps per call from Python: small batches need it
+    )
+    model.fit(shuffled_batches(x_train, y_train, seed, batch_size), epochs=EPOCHS,
+              shuffle=False, verbose=0)  # shuffle=False: the pipeline shuffles
+    return model.get_weights()
+# --8<-- [end:train_normalized_mlp]
+
+
+# --8<-- [start:small_batches]
+from functools import lru_cache
+
+import keras
+import numpy as np
+import pandas as pd
+
+from snippets.data import notebook_subsets
+
+
+def batch_mode_accuracy(model, x, y, batch_size):
+    """Accuracy when every batch is normalized with its own statistics, as in training.
+    Keras also updates the moving statistics in this mode, so run it on a copy."""
+    correct = 0
+    for start in range(0, len(x), batch_size):
+        probs = model(x[start:start + batch_size], training=True)
+        correct += int((keras.ops.convert_to_numpy(probs).argmax(1) == y[start:start + batch_size]).sum())
+    return correct / len(x)
+
+
+@lru_cache(maxsize=4)  # the page and the tests share one result; treat as read-only
+def small_batches(seed=0):
+    """Per normalizer and batch size: validation accuracy with batch statistics and with the
+    moving statistics (inference mode), and for batch norm the median over units of
+    moving variance / variance of the layer's input over the training images."""
+    (x_train, _), (x_val, y_val), _ = notebook_subsets(N_TRAIN, N_VALIDATION)
+    rows = {}
+    for normalizer in ("batch", "layer"):
+        for batch_size in BATCH_SIZES:
+            model = normalized_mlp(normalizer)
+            model.set_weights(train_normalized_mlp(normalizer, batch_size, seed))
+            row = {"inference-mode accuracy": float(np.mean(
+                model.predict(x_val, batch_size=500, verbose=0).argmax(1) == y_val))}
+            row["batch-mode accuracy"] = batch_mode_accuracy(model, x_val, y_val, batch_size)
+            if normalizer == "batch":
+                hidden = keras.Sequential(model.layers[:2])  # Flatten, Dense: the input of batch norm
+                variance = keras.ops.convert_to_numpy(hidden(x_train)).var(axis=0)
+                moving = model.get_weights()[5]  # gamma, beta, moving mean, moving variance
+                row["moving / true variance"] = float(np.median(moving / variance))
+            rows[(normalizer, batch_size)] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+# --8<-- [end:small_batches]

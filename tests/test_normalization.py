@@ -1,0 +1,68 @@
+"""The normalization page's claims, asserted with fixed seeds."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from snippets import normalization as n
+
+
+def test_each_layer_standardizes_its_own_groups():
+    table = n.what_each_normalizes(seed=0)
+    n_, h, w, c = n.SHAPE
+    expected_groups = {
+        "BatchNormalization (batch)": (c, n_ * h * w),
+        "LayerNormalization (layer)": (n_, h * w * c),
+        "LayerNormalization (layer, last axis)": (n_ * h * w, c),
+        "GroupNormalization (group 2)": (2 * n_, h * w * c // 2),
+        "GroupNormalization (group 6)": (c * n_, h * w),
+    }
+    assert list(table.index) == list(expected_groups)
+    for name, (count, size) in expected_groups.items():
+        assert (table.loc[name, "groups"], table.loc[name, "values per group"]) == (count, size)
+    assert (table["largest |mean|"] < 1e-5).all()
+    assert (table["sd from"] > 0.99).all() and (table["sd to"] <= 1.0).all()
+
+
+def test_groups_cut_the_wrong_axes_are_not_standardized():
+    # The check can fail: a layer normalized over other axes leaves these groups' means non-zero.
+    rng = np.random.default_rng(0)
+    x = (rng.normal(2.0, 1.0, n.SHAPE) * np.arange(1, 7)).astype("float32")
+    out = keras.ops.convert_to_numpy(keras.layers.LayerNormalization()(x))  # last axis only
+    assert np.abs(n.groups(out, "layer, last axis").mean(axis=1)).max() < 1e-5
+    assert np.abs(n.groups(out, "batch").mean(axis=1)).max() > 0.1
+    grouped = keras.ops.convert_to_numpy(keras.layers.GroupNormalization(groups=1)(x))
+    whole = keras.ops.convert_to_numpy(keras.layers.LayerNormalization(axis=(1, 2, 3))(x))
+    assert np.allclose(grouped, whole, atol=1e-4)  # GroupNormalization(groups=1) is layer norm
+    with pytest.raises(ValueError):
+        n.groups(out, "instance")
+
+
+def test_moving_variance_is_biased_by_m_minus_one_over_m():
+    table = n.small_batches(seed=0)
+    for m in n.BATCH_SIZES:
+        assert table.loc[("batch", m), "moving / true variance"] == pytest.approx((m - 1) / m, abs=0.08)
+    ratios = [table.loc[("batch", m), "moving / true variance"] for m in n.BATCH_SIZES]
+    assert ratios == sorted(ratios)  # the bias shrinks as the batch grows
+
+
+def test_batch_norm_modes_disagree_at_tiny_batches_and_layer_norm_does_not():
+    table = n.small_batches(seed=0)
+    gap = table["inference-mode accuracy"] - table["batch-mode accuracy"]
+    assert gap[("batch", 2)] > 0.1  # batch statistics of two examples: features reduced to +-1
+    assert gap[("batch", 2)] > gap[("batch", 8)]
+    for m in n.BATCH_SIZES:
+        assert gap[("layer", m)] == 0.0  # the same computation in both modes
+    assert table.loc[("layer", 2), "inference-mode accuracy"] > table.loc[("batch", 2), "inference-mode accuracy"]
+    assert (table["inference-mode accuracy"] > 0.75).all()  # every network learned something
+
+
+def test_the_models_and_settings_the_page_states():
+    assert (n.N_TRAIN, n.N_VALIDATION, n.EPOCHS, n.BATCH_SIZES) == (1000, 1000, 3, (2, 4, 8))
+    batch, layer = n.normalized_mlp("batch"), n.normalized_mlp("layer")
+    assert isinstance(batch.layers[2], keras.layers.BatchNormalization)
+    assert isinstance(layer.layers[2], keras.layers.LayerNormalization)
+    assert [w.shape for w in batch.get_weights()][4:6] == [(100,), (100,)]  # moving mean, variance
+    assert layer.count_params() == 784 * 100 + 100 + 2 * 100 + 100 * 10 + 10
