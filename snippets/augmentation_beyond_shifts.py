@@ -69,19 +69,47 @@ import numpy as np
 from snippets.data import notebook_subsets
 
 
-def labels_after_augmentation(n=4, seed=0):
-    """The first n training images and their one-hot labels, after cutout and after mixup."""
+def labels_after_augmentation(n=4, alpha=1.0, seed=0):
+    """The first n training images and their one-hot labels, after cutout and after mixup
+    (alpha=1: the mixing weight is uniform on [0, 1], so that the mixes are easy to see)."""
     (x, y), _, _ = notebook_subsets(train_size=n)
     one_hot = keras.utils.to_categorical(y, 10)
+    keras.utils.set_random_seed(seed)
     cut = keras.ops.convert_to_numpy(Cutout(size=10, seed=seed)(x, training=True))
-    mixed_images, mixed_labels = next(iter(mixup_batches(x, one_hot, seed, alpha=0.4, batch_size=n)))
-    # mixup_batches shuffles the batch; keep its own labels with its images
+    # one batch of n: the pipeline shuffles it, then mixes; each label stays with its image
+    mixed_images, mixed_labels = next(iter(mixup_batches(x, one_hot, seed, alpha=alpha, batch_size=n)))
     return {
-        "images": x, "labels": one_hot,
-        "cutout images": cut, "cutout labels": one_hot,  # cutout leaves the labels alone
-        "mixup images": mixed_images.numpy(), "mixup labels": mixed_labels.numpy(),
+        "original": (x, one_hot),
+        "cutout": (cut, one_hot),  # cutout leaves the labels as they were
+        "mixup": (mixed_images.numpy(), mixed_labels.numpy()),
     }
+
+
+def describe(label):
+    """A (soft) label in words: its non-zero classes and their weights."""
+    return " + ".join(f"{weight:.2f} x '{digit}'" for digit, weight in enumerate(label) if weight > 0.005)
 # --8<-- [end:labels_after_augmentation]
+
+
+# --8<-- [start:plot_augmentations]
+from snippets.plotting import Figure
+
+
+def plot_augmentations(examples):
+    """One row per augmentation, one column per image, its label written above it."""
+    n = len(examples["original"][0])
+    fig = Figure(figsize=(2.2 * n, 7.2))
+    axes = fig.subplots(len(examples), n)
+    for row, (name, (images, labels)) in zip(axes, examples.items()):
+        for ax, image, label in zip(row, images, labels):
+            ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
+            ax.set_title(describe(label).replace(" + ", "\n"), fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(name)
+    fig.tight_layout()
+    return fig
+# --8<-- [end:plot_augmentations]
 
 
 # --8<-- [start:train_cnn]
@@ -103,7 +131,8 @@ MIXUP_ALPHA = 0.2
 
 
 def small_cnn(cutout=False, seed=0):
-    """Conv 16 -> max-pool -> conv 32 -> max-pool -> softmax over 10 classes: 5,450 weights."""
+    """Conv 16 -> max-pool -> conv 32 -> max-pool -> softmax over 10 classes, with a Cutout
+    layer in front of it when cutout is true."""
     return keras.Sequential([
         keras.Input(shape=(28, 28)),
         *([Cutout(CUTOUT_SIZE, seed=seed)] if cutout else []),
