@@ -72,7 +72,7 @@ from snippets.pipeline import shuffled_batches
 
 N_TRAIN = 1000  # the first 1,000 training images
 N_VALIDATION = 1000  # the first 1,000 validation images
-EPOCHS = 3
+STEPS = 1000  # SGD steps at every batch size: 2 passes over the images at m = 2, 8 at m = 8
 LEARNING_RATE = 0.01  # plain SGD, the same at every batch size
 BATCH_SIZES = (2, 4, 8)
 
@@ -103,7 +103,8 @@ def train_normalized_mlp(normalizer, batch_size, seed=0):
         loss="sparse_categorical_crossentropy",
         steps_per_execution=50,  # 50 steps per call from Python: small batches need it
     )
-    model.fit(shuffled_batches(x_train, y_train, seed, batch_size), epochs=EPOCHS,
+    batches = shuffled_batches(x_train, y_train, seed, batch_size).repeat()  # a new order each pass
+    model.fit(batches, steps_per_epoch=STEPS, epochs=1,
               shuffle=False, verbose=0)  # shuffle=False: the pipeline shuffles
     return model.get_weights()
 # --8<-- [end:train_normalized_mlp]
@@ -119,9 +120,14 @@ import pandas as pd
 from snippets.data import notebook_subsets
 
 
+def accuracy(model, x, y):
+    """Validation accuracy in inference mode: batch norm uses its moving statistics."""
+    return float(np.mean(model.predict(x, batch_size=500, verbose=0).argmax(1) == y))
+
+
 def batch_mode_accuracy(model, x, y, batch_size):
     """Accuracy when every batch is normalized with its own statistics, as in training.
-    Keras also updates the moving statistics in this mode, so run it on a copy."""
+    Keras also updates the moving statistics in this mode: call it last."""
     correct = 0
     for start in range(0, len(x), batch_size):
         probs = model(x[start:start + batch_size], training=True)
@@ -131,23 +137,27 @@ def batch_mode_accuracy(model, x, y, batch_size):
 
 @lru_cache(maxsize=4)  # the page and the tests share one result; treat as read-only
 def small_batches(seed=0):
-    """Per normalizer and batch size: validation accuracy with batch statistics and with the
-    moving statistics (inference mode), and for batch norm the median over units of
-    moving variance / variance of the layer's input over the training images."""
+    """Per normalizer and batch size m: validation accuracy with the moving statistics
+    (inference mode) and with each batch's own; for batch norm, the median over units of
+    moving variance / variance of the layer's input over the training images, and the
+    inference-mode accuracy after multiplying the moving variance by m / (m - 1)."""
     (x_train, _), (x_val, y_val), _ = notebook_subsets(N_TRAIN, N_VALIDATION)
     rows = {}
     for normalizer in ("batch", "layer"):
-        for batch_size in BATCH_SIZES:
+        for m in BATCH_SIZES:
+            weights = train_normalized_mlp(normalizer, m, seed)
             model = normalized_mlp(normalizer)
-            model.set_weights(train_normalized_mlp(normalizer, batch_size, seed))
-            row = {"inference-mode accuracy": float(np.mean(
-                model.predict(x_val, batch_size=500, verbose=0).argmax(1) == y_val))}
-            row["batch-mode accuracy"] = batch_mode_accuracy(model, x_val, y_val, batch_size)
+            model.set_weights(weights)
+            row = {"inference mode": accuracy(model, x_val, y_val)}
             if normalizer == "batch":
                 hidden = keras.Sequential(model.layers[:2])  # Flatten, Dense: the input of batch norm
                 variance = keras.ops.convert_to_numpy(hidden(x_train)).var(axis=0)
-                moving = model.get_weights()[5]  # gamma, beta, moving mean, moving variance
+                moving = weights[5]  # kernel, bias, gamma, beta, moving mean, moving variance, ...
                 row["moving / true variance"] = float(np.median(moving / variance))
-            rows[(normalizer, batch_size)] = row
+                model.set_weights(weights[:5] + [moving * m / (m - 1)] + weights[6:])
+                row["inference, variance x m/(m-1)"] = accuracy(model, x_val, y_val)
+                model.set_weights(weights)
+            row["batch mode"] = batch_mode_accuracy(model, x_val, y_val, m)
+            rows[(normalizer, m)] = row
     return pd.DataFrame.from_dict(rows, orient="index")
 # --8<-- [end:small_batches]

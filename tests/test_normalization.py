@@ -43,24 +43,31 @@ def test_groups_cut_the_wrong_axes_are_not_standardized():
 def test_moving_variance_is_biased_by_m_minus_one_over_m():
     table = n.small_batches(seed=0)
     for m in n.BATCH_SIZES:
-        assert table.loc[("batch", m), "moving / true variance"] == pytest.approx((m - 1) / m, abs=0.08)
+        assert table.loc[("batch", m), "moving / true variance"] == pytest.approx((m - 1) / m, abs=0.05)
     ratios = [table.loc[("batch", m), "moving / true variance"] for m in n.BATCH_SIZES]
     assert ratios == sorted(ratios)  # the bias shrinks as the batch grows
 
 
+def test_removing_the_bias_hardly_changes_accuracy():
+    table = n.small_batches(seed=0).loc["batch"]
+    change = (table["inference, variance x m/(m-1)"] - table["inference mode"]).abs()
+    assert (change <= 0.005).all()
+
+
 def test_batch_norm_modes_disagree_at_tiny_batches_and_layer_norm_does_not():
     table = n.small_batches(seed=0)
-    gap = table["inference-mode accuracy"] - table["batch-mode accuracy"]
+    gap = table["inference mode"] - table["batch mode"]
     assert gap[("batch", 2)] > 0.1  # batch statistics of two examples: features reduced to +-1
-    assert gap[("batch", 2)] > gap[("batch", 8)]
+    assert gap[("batch", 2)] > gap[("batch", 4)] > 0 and gap[("batch", 8)] > 0
     for m in n.BATCH_SIZES:
         assert gap[("layer", m)] == 0.0  # the same computation in both modes
-    assert table.loc[("layer", 2), "inference-mode accuracy"] > table.loc[("batch", 2), "inference-mode accuracy"]
-    assert (table["inference-mode accuracy"] > 0.75).all()  # every network learned something
+    assert table.loc[("layer", 2), "inference mode"] > table.loc[("batch", 2), "inference mode"] + 0.05
+    assert table.loc[("batch", 2), "inference mode"] < table.loc[("batch", 8), "inference mode"]
+    assert (table["inference mode"] > 0.7).all()  # every network learned something
 
 
 def test_the_models_and_settings_the_page_states():
-    assert (n.N_TRAIN, n.N_VALIDATION, n.EPOCHS, n.BATCH_SIZES) == (1000, 1000, 3, (2, 4, 8))
+    assert (n.N_TRAIN, n.N_VALIDATION, n.STEPS, n.BATCH_SIZES) == (1000, 1000, 1000, (2, 4, 8))
     batch, layer = n.normalized_mlp("batch"), n.normalized_mlp("layer")
     assert isinstance(batch.layers[2], keras.layers.BatchNormalization)
     assert isinstance(layer.layers[2], keras.layers.LayerNormalization)
