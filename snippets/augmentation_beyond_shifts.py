@@ -7,7 +7,7 @@ Demonstrations for docs/beyond/augmentation-beyond-shifts.md, each seeded and sm
 * :func:`compare_augmentations`: the same small CNN trained with fit without
   augmentation, with cutout and with mixup; accuracy on clean and on occluded
   validation images, and confidence.
-* :func:`test_time_augmentation`: each trained network's predictions averaged over
+* :func:`tta_comparison`: each trained network's predictions averaged over
   shifted copies of every validation image against its single prediction.
 """
 
@@ -229,7 +229,7 @@ def predict_with_tta(model, x, shifts=SHIFTS):
 
 
 @lru_cache(maxsize=4)  # the page and the tests share one result; treat as read-only
-def test_time_augmentation(seed=0):
+def tta_comparison(seed=0):
     """Validation accuracy of each trained network, one pass against the mean over SHIFTS."""
     _, (x_val, y_val), _ = notebook_subsets(validation_size=N_VALIDATION)
     rows = {}

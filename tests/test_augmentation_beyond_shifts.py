@@ -87,7 +87,7 @@ def test_augmentation_lowers_training_fit_and_mixup_lowers_confidence():
 
 
 def test_test_time_augmentation_changes_little():
-    table = a.test_time_augmentation(seed=0)
+    table = a.tta_comparison(seed=0)
     assert list(table.columns) == ["one pass", "mean of 5 views", "predictions changed"]
     assert (table["predictions changed"] < 0.03 * a.N_VALIDATION).all()
     assert (table["predictions changed"] > 0).all()
