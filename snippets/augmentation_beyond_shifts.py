@@ -67,6 +67,7 @@ import keras
 import numpy as np
 
 from snippets.data import notebook_subsets
+from snippets.augmentation_beyond_shifts import Cutout, mixup_batches
 
 
 def labels_after_augmentation(n=4, alpha=1.0, seed=0):
@@ -93,6 +94,7 @@ def describe(label):
 
 # --8<-- [start:plot_augmentations]
 from snippets.plotting import Figure
+from snippets.augmentation_beyond_shifts import describe
 
 
 def plot_augmentations(examples):
@@ -121,6 +123,7 @@ import tensorflow as tf
 from snippets.data import notebook_subsets
 from snippets.demo_cache import demo_cache
 from snippets.pipeline import shuffled_batches
+from snippets.augmentation_beyond_shifts import Cutout, mixup_batches
 
 N_TRAIN = 2000  # the first 2,000 training images
 N_VALIDATION = 1000  # the first 1,000 validation images
@@ -179,6 +182,7 @@ import numpy as np
 import pandas as pd
 
 from snippets.data import notebook_subsets
+from snippets.augmentation_beyond_shifts import CUTOUT_SIZE, N_VALIDATION, Cutout, small_cnn, train_cnn
 
 
 def trained_cnn(augmentation, seed=0):
@@ -218,6 +222,7 @@ import numpy as np
 import pandas as pd
 
 from snippets.data import notebook_subsets
+from snippets.augmentation_beyond_shifts import N_VALIDATION, trained_cnn
 
 SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))  # the image and its four 1-pixel shifts
 

@@ -60,6 +60,49 @@ def what_each_normalizes(seed=0):
 # --8<-- [end:what_each_normalizes]
 
 
+# --8<-- [start:plot_groups]
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import ListedColormap
+
+from snippets.normalization import SHAPE, groups
+from snippets.plotting import Figure
+
+PANELS = ("batch", "layer", "group 2", "group 6")
+
+
+def group_map(normalizer, shape=SHAPE):
+    """Which group every value of an (N, H, W, C) tensor falls in, at one position: (N, C).
+    The values are their own indices, so groups() says where each one went."""
+    index = np.arange(np.prod(shape)).reshape(shape)
+    label = np.empty(index.size, dtype=int)
+    for number, members in enumerate(groups(index, normalizer)):
+        label[members] = number
+    return label.reshape(shape)[:, 0, 0, :]  # every position is grouped like this one
+
+
+TITLES = {"batch": "batch norm", "layer": "layer norm", "group 2": "group norm, 2 groups",
+          "group 6": "group norm, 6 groups"}
+
+
+def plot_groups(panels=PANELS):
+    """One panel per layer: examples down, channels across, one colour per group."""
+    colours = ListedColormap(colormaps["tab20"].colors + colormaps["tab20b"].colors)  # 40 colours
+    fig = Figure(figsize=(2.6 * len(panels), 2.6))
+    axes = fig.subplots(1, len(panels))
+    for ax, name in zip(axes, panels):
+        grid = group_map(name)
+        ax.imshow(grid, cmap=colours, vmin=0, vmax=colours.N - 1)
+        ax.set_title(f"{TITLES[name]}\n{len(np.unique(grid))} groups", fontsize=9)
+        ax.set_xlabel("channel")
+        ax.set_xticks(range(grid.shape[1]))
+        ax.set_yticks(range(grid.shape[0]))
+    axes[0].set_ylabel("example in the batch")
+    fig.tight_layout()
+    return fig
+# --8<-- [end:plot_groups]
+
+
 # --8<-- [start:train_normalized_mlp]
 from functools import lru_cache
 
@@ -118,6 +161,7 @@ import numpy as np
 import pandas as pd
 
 from snippets.data import notebook_subsets
+from snippets.normalization import BATCH_SIZES, N_TRAIN, N_VALIDATION, normalized_mlp, train_normalized_mlp
 
 
 def accuracy(model, x, y):

@@ -73,3 +73,18 @@ def test_the_models_and_settings_the_page_states():
     assert isinstance(layer.layers[2], keras.layers.LayerNormalization)
     assert [w.shape for w in batch.get_weights()][4:6] == [(100,), (100,)]  # moving mean, variance
     assert layer.count_params() == 784 * 100 + 100 + 2 * 100 + 100 * 10 + 10
+
+
+def test_the_figure_draws_the_groups_of_the_table():
+    table = n.what_each_normalizes(seed=0)
+    fig = n.plot_groups()
+    assert len(fig.axes) == len(n.PANELS)
+    for ax, name in zip(fig.axes, n.PANELS):
+        grid = np.asarray(ax.images[0].get_array())
+        assert grid.shape == (n.SHAPE[0], n.SHAPE[3])  # examples x channels
+        count = table.loc[[row for row in table.index if row.endswith(f"({name})")][0], "groups"]
+        assert len(np.unique(grid)) == count
+        assert ax.get_title().endswith(f"{count} groups") and ax.get_xlabel() == "channel"
+    assert (n.group_map("batch") == np.arange(6)).all()  # one group per channel, across examples
+    assert (n.group_map("layer") == np.arange(4)[:, None]).all()  # one group per example
+    assert (n.group_map("group 2") == np.array([[0, 0, 0, 1, 1, 1]]) + 2 * np.arange(4)[:, None]).all()
