@@ -78,8 +78,8 @@ def test_augmentation_lowers_training_fit_and_mixup_lowers_confidence():
     assert table.loc["none", "train accuracy"] > 0.99  # the plain network fits its images
     assert table.loc["cutout", "train accuracy"] < table.loc["none", "train accuracy"]
     assert table.loc["mixup", "train accuracy"] < table.loc["none", "train accuracy"]
-    # clean accuracy: all three within two points of one another
-    assert table["validation accuracy"].max() - table["validation accuracy"].min() < 0.02
+    # clean accuracy: all three within a point of one another
+    assert table["validation accuracy"].max() - table["validation accuracy"].min() < 0.01
     overconfidence = table["mean confidence"] - table["validation accuracy"]
     assert overconfidence["none"] > 0  # plain: overconfident
     assert overconfidence["mixup"] < 0  # mixup: underconfident
