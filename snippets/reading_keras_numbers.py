@@ -86,10 +86,18 @@ def noisy_subset():
     return (x_train, corrupt_labels(y_train, NOISE, seed=0)), (x_val, y_val)
 
 
+def train(l2=0.0, rate=0.0, seed=0):
+    """Train ``mlp(l2, rate)``; return its weights and its per-epoch history.
+
+    train() and train(rate=0.0) are the same training: the arguments are passed on in
+    one form, so that the cache below keeps one entry per model.
+    """
+    return train_once(float(l2), float(rate), int(seed))
+
+
 @lru_cache(maxsize=8)  # the page and the tests share one training each; treat as read-only
 @demo_cache  # ... and share it across processes when $HANDBOOK_DEMO_CACHE names a folder
-def train(l2=0.0, rate=0.0, seed=0):
-    """Train ``mlp(l2, rate)``; return its weights and its per-epoch history."""
+def train_once(l2, rate, seed):
     (x_train, y_train), (x_val, y_val) = noisy_subset()
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()

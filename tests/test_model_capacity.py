@@ -70,6 +70,13 @@ def test_much_wider_networks_do_not_generalize_worse(widths):
     assert widths.loc["1024", "test loss"] < widths.loc["256", "test loss"]
 
 
+def test_accuracy_and_loss_disagree_and_neighbours_differ_by_about_the_spread(widths):
+    assert widths["test accuracy"].idxmax() == "16" and widths["test loss"].idxmin() == "1024"
+    for a, b in (("64", "256"), ("256", "1024"), ("64", "1024")):
+        difference = abs(widths.loc[a, "test accuracy"] - widths.loc[b, "test accuracy"])
+        assert difference < 2 * (widths.loc[a, "test accuracy sd"] + widths.loc[b, "test accuracy sd"])
+
+
 def test_depth_buys_memorization_not_generalization(depths):
     assert list(depths.index) == ["64", "64-64", "64-64-64"]
     assert np.all(np.diff(depths["wrong labels reproduced"].to_numpy()) > 0)
