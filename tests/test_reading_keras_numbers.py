@@ -13,7 +13,7 @@ def test_l2_penalty_is_l2_times_sum_of_squares_and_enters_evaluate():
     keras.utils.set_random_seed(0)
     model = r.mlp(l2=0.01)
     kernels = [w for w in model.weights if "kernel" in w.path]
-    expected = sum(0.01 * float(np.sum(np.square(keras.ops.convert_to_numpy(k)))) for k in kernels)
+    expected = sum(0.01 * float(np.sum(np.square(k.numpy()))) for k in kernels)
     assert len(model.losses) == 2
     assert sum(float(p) for p in model.losses) == pytest.approx(expected, rel=1e-5)
     model.compile(loss="sparse_categorical_crossentropy",
