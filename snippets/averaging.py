@@ -44,7 +44,7 @@ from functools import lru_cache
 import keras
 import tensorflow as tf
 
-from snippets.data import notebook_subsets
+from snippets.data import corrupt_labels, notebook_subsets
 from snippets.demo_cache import demo_cache
 from snippets.pipeline import shuffled_batches
 
@@ -54,6 +54,7 @@ BATCH_SIZE = 32
 LEARNING_RATE = 0.1  # plain SGD, kept constant: the weights keep moving to the end
 EMA_MOMENTUM = 0.99  # Keras' default: each step's weights count 1% in the average
 SWA_START = 10  # average the weights at the end of epochs 11 to 20
+LABEL_NOISE = 0.2  # the second setting: a fifth of the training labels wrong
 
 
 def mlp():
@@ -68,9 +69,15 @@ def mlp():
 
 @lru_cache(maxsize=8)  # the page and the tests share one result; treat as read-only
 @demo_cache  # ... and share it across processes when $HANDBOOK_DEMO_CACHE names a folder
-def train_mlp(seed):
-    """Train one MLP; its last weights, their moving average and their SWA average."""
+def train_mlp(seed, label_noise=0.0):
+    """Train one MLP; its last weights, their moving average and their SWA average.
+
+    With label_noise > 0, that fraction of the training labels is replaced by wrong ones
+    (the same images for every seed).
+    """
     (x_train, y_train), _, _ = notebook_subsets(N_TRAIN)
+    if label_noise:
+        y_train = corrupt_labels(y_train, label_noise, seed=0)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     model = mlp()
@@ -131,10 +138,11 @@ from snippets.averaging import expected_calibration_error
 
 
 def scores(probabilities, labels):
-    """Test accuracy, test loss (cross-entropy) and expected calibration error."""
+    """Test accuracy, mean confidence, test loss (cross-entropy), expected calibration error."""
     loss = keras.losses.sparse_categorical_crossentropy(labels, probabilities)
     return {
         "test accuracy": float((probabilities.argmax(axis=1) == labels).mean()),
+        "confidence": float(probabilities.max(axis=1).mean()),
         "test loss": float(np.mean(loss)),
         "ECE": expected_calibration_error(probabilities, labels),
     }
@@ -159,11 +167,11 @@ from snippets.data import notebook_subsets
 SEEDS = (0, 1, 2, 3, 4)
 
 
-@lru_cache(maxsize=2)  # the page and the tests share one result; treat as read-only
-def ensemble_against_members(seeds=SEEDS):
+@lru_cache(maxsize=4)  # the page and the tests share one result; treat as read-only
+def ensemble_against_members(label_noise=0.0, seeds=SEEDS):
     """Each seed's model on the test set, and the ensemble: their probabilities averaged."""
     _, _, (x_test, y_test) = notebook_subsets()
-    members = [predict(train_mlp(seed)["last"], x_test) for seed in seeds]
+    members = [predict(train_mlp(seed, label_noise)["last"], x_test) for seed in seeds]
     rows = {f"seed {seed}": scores(p, y_test) for seed, p in zip(seeds, members)}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.loc["members' mean"] = table.mean()
@@ -180,14 +188,29 @@ import pandas as pd
 from snippets.data import notebook_subsets
 
 
-@lru_cache(maxsize=2)  # the page and the tests share one result; treat as read-only
-def weight_averaging(seeds=SEEDS):
+@lru_cache(maxsize=4)  # the page and the tests share one result; treat as read-only
+def weight_averaging(label_noise=0.0, seeds=SEEDS):
     """Per seed, the last weights, the EMA and the SWA average on the test set; the mean over seeds."""
     _, _, (x_test, y_test) = notebook_subsets()
     rows = []
     for seed in seeds:
-        for name, weights in train_mlp(seed).items():
+        for name, weights in train_mlp(seed, label_noise).items():
             rows.append({"seed": seed, "weights": name, **scores(predict(weights, x_test), y_test)})
     table = pd.DataFrame(rows)
     return table.groupby("weights", sort=False).mean().drop(columns="seed")
 # --8<-- [end:weight_averaging]
+
+
+# --8<-- [start:averaged_seeds]
+import numpy as np
+
+from snippets.data import notebook_subsets
+
+
+def average_weights_of_seeds(label_noise=0.0, seeds=SEEDS):
+    """One model whose weights are the average of the seeds' last weights, on the test set."""
+    _, _, (x_test, y_test) = notebook_subsets()
+    members = [train_mlp(seed, label_noise)["last"] for seed in seeds]
+    average = [np.mean(layer, axis=0) for layer in zip(*members)]
+    return scores(predict(average, x_test), y_test)
+# --8<-- [end:averaged_seeds]

@@ -55,3 +55,35 @@ def test_averaged_weights_test_better_than_the_last_weights():
     # The members' mean of the ensemble table is the mean of the same last weights.
     assert last["test accuracy"] == pytest.approx(
         a.ensemble_against_members().loc["members' mean", "test accuracy"])
+
+
+def test_with_noisy_labels_averaging_raises_accuracy_but_not_calibration():
+    ensemble_table = a.ensemble_against_members(a.LABEL_NOISE)
+    members = ensemble_table.loc["members' mean"]
+    ensemble = ensemble_table.loc[f"ensemble of {len(a.SEEDS)}"]
+    # The members are underconfident: less sure than they are right.
+    assert members["confidence"] < members["test accuracy"] - 0.05
+    assert ensemble["test accuracy"] > members["test accuracy"] + 0.02
+    assert ensemble["test loss"] < members["test loss"] - 0.02
+    # Averaging does not make them surer, so the gap and the ECE grow.
+    assert ensemble["confidence"] <= members["confidence"]
+    assert ensemble["ECE"] > members["ECE"] + 0.02
+    table = a.weight_averaging(a.LABEL_NOISE)
+    for name in ("EMA", "SWA"):
+        assert table.loc[name, "test accuracy"] > table.loc["last", "test accuracy"] + 0.02
+        assert table.loc[name, "test loss"] < table.loc["last", "test loss"] - 0.02
+        assert table.loc[name, "ECE"] > table.loc["last", "ECE"]
+
+
+def test_clean_members_are_overconfident_and_averaging_lowers_confidence():
+    table = a.ensemble_against_members()
+    members = table.loc["members' mean"]
+    assert members["confidence"] > members["test accuracy"] + 0.01
+    assert table.loc[f"ensemble of {len(a.SEEDS)}", "confidence"] < members["confidence"]
+    assert a.weight_averaging().loc["SWA", "confidence"] < members["confidence"]
+
+
+def test_averaging_the_weights_of_separate_seeds_breaks_the_model():
+    for noise in (0.0, a.LABEL_NOISE):
+        members = a.ensemble_against_members(noise).loc["members' mean", "test accuracy"]
+        assert a.average_weights_of_seeds(noise)["test accuracy"] < members - 0.15
