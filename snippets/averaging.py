@@ -38,12 +38,43 @@ def expected_calibration_error(probabilities, labels, bins=15):
 # --8<-- [end:ece]
 
 
+# --8<-- [start:swa]
+import keras
+
+
+class StochasticWeightAveraging(keras.callbacks.Callback):
+    """Averages the model's weights at the end of every epoch from `start_epoch` on.
+
+    Training itself is untouched; after fit, `average` holds the average and `last`
+    the weights of the last epoch.
+    """
+
+    def __init__(self, start_epoch):
+        super().__init__()
+        self.start_epoch = start_epoch
+
+    def on_train_begin(self, logs=None):
+        self.average, self.count = None, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.last = self.model.get_weights()
+        if epoch < self.start_epoch:  # Keras counts epochs from 0
+            return
+        self.count += 1
+        if self.average is None:
+            self.average = self.last
+        else:  # running mean: a + (w - a) / n
+            self.average = [a + (w - a) / self.count for a, w in zip(self.average, self.last)]
+# --8<-- [end:swa]
+
+
 # --8<-- [start:train_mlp]
 from functools import lru_cache
 
 import keras
 import tensorflow as tf
 
+from snippets.averaging import StochasticWeightAveraging
 from snippets.data import corrupt_labels, notebook_subsets
 from snippets.demo_cache import demo_cache
 from snippets.pipeline import shuffled_batches
@@ -100,41 +131,11 @@ def train_mlp(seed, label_noise=0.0):
 # --8<-- [end:train_mlp]
 
 
-# --8<-- [start:swa]
-import keras
-
-
-class StochasticWeightAveraging(keras.callbacks.Callback):
-    """Averages the model's weights at the end of every epoch from `start_epoch` on.
-
-    Training itself is untouched; after fit, `average` holds the average and `last`
-    the weights of the last epoch.
-    """
-
-    def __init__(self, start_epoch):
-        super().__init__()
-        self.start_epoch = start_epoch
-
-    def on_train_begin(self, logs=None):
-        self.average, self.count = None, 0
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.last = self.model.get_weights()
-        if epoch < self.start_epoch:  # Keras counts epochs from 0
-            return
-        self.count += 1
-        if self.average is None:
-            self.average = self.last
-        else:  # running mean: a + (w - a) / n
-            self.average = [a + (w - a) / self.count for a, w in zip(self.average, self.last)]
-# --8<-- [end:swa]
-
-
 # --8<-- [start:evaluate]
 import keras
 import numpy as np
 
-from snippets.averaging import expected_calibration_error
+from snippets.averaging import expected_calibration_error, mlp
 
 
 def scores(probabilities, labels):
@@ -162,6 +163,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from snippets.averaging import predict, scores, train_mlp
 from snippets.data import notebook_subsets
 
 SEEDS = (0, 1, 2, 3, 4)
@@ -185,6 +187,7 @@ from functools import lru_cache
 
 import pandas as pd
 
+from snippets.averaging import SEEDS, predict, scores, train_mlp
 from snippets.data import notebook_subsets
 
 
@@ -204,6 +207,7 @@ def weight_averaging(label_noise=0.0, seeds=SEEDS):
 # --8<-- [start:averaged_seeds]
 import numpy as np
 
+from snippets.averaging import SEEDS, predict, scores, train_mlp
 from snippets.data import notebook_subsets
 
 

@@ -14,55 +14,6 @@ small ``keras.Model`` wrapper around one) trained with ``model.fit``:
 
 from __future__ import annotations
 
-# --8<-- [start:train_mlp]
-from functools import lru_cache
-
-import keras
-import tensorflow as tf
-
-from snippets.data import notebook_subsets
-from snippets.demo_cache import demo_cache
-from snippets.pipeline import shuffled_batches
-
-N_TRAIN = 2000  # the first 2,000 images of the training split
-EPOCHS = 20
-HIDDEN_UNITS = 128
-
-
-def mlp():
-    """A small MLP: 784 pixels, one hidden layer of 128 ReLU units, 10 classes."""
-    return keras.Sequential([
-        keras.Input(shape=(28, 28)),
-        keras.layers.Flatten(),
-        keras.layers.Dense(HIDDEN_UNITS, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
-
-
-@lru_cache(maxsize=16)  # the page and the tests share one result; treat as read-only
-@demo_cache  # ... and share it across processes when $HANDBOOK_DEMO_CACHE names a folder
-def train_mlp(batch_size, learning_rate, rho=0.0, seed=0):
-    """Train the MLP with plain SGD (SAM when rho > 0); its weights and history."""
-    (x_train, y_train), _, _ = notebook_subsets(N_TRAIN)
-    keras.utils.set_random_seed(seed)  # the same initial weights for every setting
-    tf.config.experimental.enable_op_determinism()
-    model = SAM(mlp(), rho) if rho > 0 else mlp()
-    model.compile(
-        optimizer=keras.optimizers.SGD(learning_rate=learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        steps_per_execution=16,  # 16 steps per call from Python: faster, same math
-    )
-    history = model.fit(
-        shuffled_batches(x_train, y_train, seed, batch_size),
-        epochs=EPOCHS,
-        shuffle=False,  # the pipeline shuffles
-        verbose=0,
-    )
-    return model.get_weights(), history.history
-# --8<-- [end:train_mlp]
-
-
 # --8<-- [start:sam]
 import keras
 import tensorflow as tf
@@ -111,6 +62,56 @@ class SAM(keras.Model):
 # --8<-- [end:sam]
 
 
+# --8<-- [start:train_mlp]
+from functools import lru_cache
+
+import keras
+import tensorflow as tf
+
+from snippets.data import notebook_subsets
+from snippets.demo_cache import demo_cache
+from snippets.optimizer import SAM
+from snippets.pipeline import shuffled_batches
+
+N_TRAIN = 2000  # the first 2,000 images of the training split
+EPOCHS = 20
+HIDDEN_UNITS = 128
+
+
+def mlp():
+    """A small MLP: 784 pixels, one hidden layer of 128 ReLU units, 10 classes."""
+    return keras.Sequential([
+        keras.Input(shape=(28, 28)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(HIDDEN_UNITS, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+
+
+@lru_cache(maxsize=16)  # the page and the tests share one result; treat as read-only
+@demo_cache  # ... and share it across processes when $HANDBOOK_DEMO_CACHE names a folder
+def train_mlp(batch_size, learning_rate, rho=0.0, seed=0):
+    """Train the MLP with plain SGD (SAM when rho > 0); its weights and history."""
+    (x_train, y_train), _, _ = notebook_subsets(N_TRAIN)
+    keras.utils.set_random_seed(seed)  # the same initial weights for every setting
+    tf.config.experimental.enable_op_determinism()
+    model = SAM(mlp(), rho) if rho > 0 else mlp()
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=16,  # 16 steps per call from Python: faster, same math
+    )
+    history = model.fit(
+        shuffled_batches(x_train, y_train, seed, batch_size),
+        epochs=EPOCHS,
+        shuffle=False,  # the pipeline shuffles
+        verbose=0,
+    )
+    return model.get_weights(), history.history
+# --8<-- [end:train_mlp]
+
+
 # --8<-- [start:sharpness]
 import keras
 import numpy as np
@@ -139,6 +140,7 @@ def sharpness(model, x, y, sigma=0.2, draws=10, seed=0):
 import numpy as np
 
 from snippets.data import notebook_subsets
+from snippets.optimizer import N_TRAIN, mlp, sharpness, train_mlp
 
 
 def measure(batch_size, learning_rate, rho=0.0, seed=0):
@@ -165,6 +167,8 @@ from functools import lru_cache
 
 import pandas as pd
 
+from snippets.optimizer import measure
+
 SETTINGS = ((32, 0.05), (256, 0.05), (256, 0.4))  # (batch size, learning rate)
 
 
@@ -182,6 +186,8 @@ def batch_size_and_learning_rate(settings=SETTINGS, seed=0):
 from functools import lru_cache
 
 import pandas as pd
+
+from snippets.optimizer import measure
 
 RHOS = (0.05, 0.2)  # SAM's neighbourhood radius; Foret et al. tune it from 0.01 to 0.5
 

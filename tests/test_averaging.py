@@ -73,6 +73,11 @@ def test_with_noisy_labels_averaging_raises_accuracy_but_not_calibration():
         assert table.loc[name, "test accuracy"] > table.loc["last", "test accuracy"] + 0.02
         assert table.loc[name, "test loss"] < table.loc["last", "test loss"] - 0.02
         assert table.loc[name, "ECE"] > table.loc["last", "ECE"]
+        assert table.loc[name, "confidence"] < table.loc["last", "confidence"] + 0.01
+    # Many times the gain in accuracy that averaging gives on clean labels.
+    clean = a.ensemble_against_members()
+    clean_gain = clean.loc[f"ensemble of {len(a.SEEDS)}", "test accuracy"] - clean.loc["members' mean", "test accuracy"]
+    assert ensemble["test accuracy"] - members["test accuracy"] > 5 * clean_gain
 
 
 def test_clean_members_are_overconfident_and_averaging_lowers_confidence():
