@@ -153,7 +153,7 @@ def predict(weights, x):
     """The MLP's predicted probabilities with the given weights."""
     model = mlp()
     model.set_weights(weights)
-    return model.predict(x, batch_size=1000, verbose=0)
+    return keras.ops.convert_to_numpy(model(x))
 # --8<-- [end:evaluate]
 
 
