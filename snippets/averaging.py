@@ -218,3 +218,49 @@ def average_weights_of_seeds(label_noise=0.0, seeds=SEEDS):
     average = [np.mean(layer, axis=0) for layer in zip(*members)]
     return scores(predict(average, x_test), y_test)
 # --8<-- [end:averaged_seeds]
+
+
+# --8<-- [start:reliability]
+import numpy as np
+
+from snippets.averaging import LABEL_NOISE, SEEDS, predict, train_mlp
+from snippets.data import notebook_subsets
+from snippets.plotting import COLORS, Figure
+
+
+def reliability_curve(probabilities, labels, bins=10):
+    """Per confidence bin that holds images: mean confidence, accuracy, number of images."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
+    used = [b for b in range(bins) if (which == b).any()]
+    return (np.array([confidence[which == b].mean() for b in used]),
+            np.array([correct[which == b].mean() for b in used]),
+            np.array([(which == b).sum() for b in used]))
+
+
+def plot_reliability(noises=(0.0, LABEL_NOISE), seeds=SEEDS):
+    """Accuracy against confidence, per bin: one member, the ensemble, SWA; clean and noisy labels."""
+    _, _, (x_test, y_test) = notebook_subsets()
+    fig = Figure(figsize=(9, 4))
+    axes = fig.subplots(1, len(noises), sharey=True)
+    for ax, noise in zip(axes, noises):
+        members = [predict(train_mlp(seed, noise)["last"], x_test) for seed in seeds]
+        curves = {
+            f"one member (seed {seeds[0]})": members[0],
+            f"ensemble of {len(seeds)}": np.mean(members, axis=0),
+            f"SWA (seed {seeds[0]})": predict(train_mlp(seeds[0], noise)["SWA"], x_test),
+        }
+        ax.plot([0, 1], [0, 1], "--", color="gray", lw=1, label="calibrated")
+        for (name, probabilities), color, marker in zip(curves.items(), COLORS, "osd"):
+            confidence, accuracy, _ = reliability_curve(probabilities, y_test)
+            ax.plot(confidence, accuracy, marker=marker, ms=4, color=color, label=name)
+        ax.set_title(f"{noise:.0%} of the training labels wrong")
+        ax.set_xlabel("confidence (bin mean)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy in the bin")
+    axes[-1].legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+# --8<-- [end:reliability]

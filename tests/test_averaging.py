@@ -92,3 +92,32 @@ def test_averaging_the_weights_of_separate_seeds_breaks_the_model():
     for noise in (0.0, a.LABEL_NOISE):
         members = a.ensemble_against_members(noise).loc["members' mean", "test accuracy"]
         assert a.average_weights_of_seeds(noise)["test accuracy"] < members - 0.15
+
+
+def test_reliability_diagram_shows_over_and_underconfidence():
+    _, _, (x_test, y_test) = a.notebook_subsets()
+    fig = a.plot_reliability()
+    clean, noisy = fig.axes
+    for ax in (clean, noisy):
+        lines = ax.get_lines()
+        assert len(lines) == 4  # the diagonal, one member, the ensemble, SWA
+        assert list(lines[0].get_xdata()) == [0, 1] == list(lines[0].get_ydata())
+    assert [t.get_text() for t in noisy.get_legend().get_texts()] == [
+        "calibrated", "one member (seed 0)", "ensemble of 5", "SWA (seed 0)"]
+    assert clean.get_ylabel() == "accuracy in the bin"
+    # The member's points are those of reliability_curve on its test predictions.
+    member = a.predict(a.train_mlp(0, a.LABEL_NOISE)["last"], x_test)
+    confidence, accuracy, counts = a.reliability_curve(member, y_test)
+    assert counts.sum() == len(y_test)
+    assert np.allclose(noisy.get_lines()[1].get_xdata(), confidence)
+    assert np.allclose(noisy.get_lines()[1].get_ydata(), accuracy)
+
+    def gap(line, counts=None):  # accuracy - confidence, averaged over the bins
+        return float(np.mean(np.asarray(line.get_ydata()) - np.asarray(line.get_xdata())))
+
+    # With noisy labels every curve lies above the diagonal (underconfident) ...
+    assert all(gap(line) > 0.05 for line in noisy.get_lines()[1:])
+    assert gap(noisy.get_lines()[2]) > gap(noisy.get_lines()[1])  # the ensemble more so
+    # ... with clean labels the member lies below it (overconfident) and the ensemble closer.
+    assert gap(clean.get_lines()[1]) < 0
+    assert abs(gap(clean.get_lines()[2])) < abs(gap(clean.get_lines()[1]))
