@@ -200,3 +200,49 @@ def sam_against_sgd(batch_size=32, learning_rate=0.05, rhos=RHOS, seed=0):
     table.index.name = "rho"
     return table
 # --8<-- [end:sam_against_sgd]
+
+
+# --8<-- [start:loss_profile]
+import keras
+import numpy as np
+
+from snippets.data import notebook_subsets
+from snippets.optimizer import N_TRAIN, mlp, train_mlp
+from snippets.plotting import COLORS, Figure
+
+STEPS = np.linspace(-0.5, 0.5, 21)  # t: how far along the direction, relative to each |w|; t = 0 in the middle
+PROFILED = {  # label: (batch size, learning rate, rho)
+    "SGD, batch 32": (32, 0.05, 0.0),
+    "SGD, batch 256": (256, 0.05, 0.0),
+    "SAM (rho 0.2), batch 32": (32, 0.05, 0.2),
+}
+
+
+def loss_profile(weights, x, y, steps=STEPS, seed=0):
+    """Training loss at w * (1 + t * z) for each t, along one random normal direction z."""
+    rng = np.random.default_rng(seed)
+    direction = [rng.standard_normal(w.shape).astype(w.dtype) for w in weights]
+    model, loss = mlp(), keras.losses.SparseCategoricalCrossentropy()
+    profile = []
+    for t in steps:
+        model.set_weights([w * (1 + t * z) for w, z in zip(weights, direction)])
+        profile.append(float(loss(y, model(x))))
+    return np.array(profile)
+
+
+def plot_loss_profiles(profiled=PROFILED):
+    """The rise of the training loss along a random direction around each solution."""
+    (x_train, y_train), _, _ = notebook_subsets(N_TRAIN)
+    fig = Figure(figsize=(6, 3.8))
+    ax = fig.subplots()
+    for (label, setting), color in zip(profiled.items(), COLORS):
+        weights, _ = train_mlp(*setting)
+        profile = loss_profile(weights, x_train, y_train)
+        ax.plot(STEPS, profile - profile[len(STEPS) // 2], "-o", ms=3, color=color, label=label)
+    ax.set_xlabel("t (each weight w moved to w · (1 + t z))")
+    ax.set_ylabel("training loss minus its value at t = 0")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+# --8<-- [end:loss_profile]

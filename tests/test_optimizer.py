@@ -76,3 +76,22 @@ def test_sam_step_uses_the_gradient_at_the_perturbed_point():
     g_sharp = gradient([w + 0.5 * gi / norm for w, gi in zip(w0, g)])
     expected = [w - gs for w, gs in zip(w0, g_sharp)]
     assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(inner.get_weights(), expected))
+
+
+def test_loss_profiles_rise_least_around_the_sam_solution():
+    (x, y), _, _ = notebook_subsets(o.N_TRAIN)
+    fig = o.plot_loss_profiles()
+    (ax,) = fig.axes
+    lines = ax.get_lines()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(o.PROFILED)
+    middle = len(o.STEPS) // 2
+    assert o.STEPS[middle] == 0
+    rises = {}
+    for line, (label, setting) in zip(lines, o.PROFILED.items()):
+        profile = o.loss_profile(o.train_mlp(*setting)[0], x, y)
+        assert np.allclose(line.get_ydata(), profile - profile[middle])
+        assert list(line.get_xdata()) == list(o.STEPS)
+        assert profile.argmin() in (middle - 1, middle, middle + 1)  # a minimum along the line
+        rises[label] = (profile[0] + profile[-1]) / 2 - profile[middle]
+    sam, sgd, large = rises["SAM (rho 0.2), batch 32"], rises["SGD, batch 32"], rises["SGD, batch 256"]
+    assert sam < 0.75 * sgd and sam < 0.75 * large
