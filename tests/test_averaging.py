@@ -122,3 +122,26 @@ def test_reliability_diagram_shows_over_and_underconfidence():
     # ... with clean labels the member lies below it (overconfident) and the ensemble closer.
     assert gap(clean.get_lines()[1]) < 0
     assert abs(gap(clean.get_lines()[2])) < abs(gap(clean.get_lines()[1]))
+
+
+def test_swa_callback_holds_the_mean_of_the_epochs_from_its_start():
+    import keras
+
+    class Record(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.seen = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seen.append(self.model.get_weights())
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(16, 2)).astype("float32")
+    swa, record = a.StochasticWeightAveraging(start_epoch=2), Record()
+    model.fit(x, y, batch_size=4, epochs=5, callbacks=[record, swa], verbose=0)
+    assert swa.count == 3  # epochs 3, 4 and 5 (Keras counts from 0)
+    expected = [np.mean(layer, axis=0) for layer in zip(*record.seen[2:])]
+    assert all(np.allclose(s, e, atol=1e-6) for s, e in zip(swa.average, expected))
+    assert all(np.array_equal(l, w) for l, w in zip(swa.last, record.seen[-1]))
