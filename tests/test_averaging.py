@@ -145,3 +145,22 @@ def test_swa_callback_holds_the_mean_of_the_epochs_from_its_start():
     expected = [np.mean(layer, axis=0) for layer in zip(*record.seen[2:])]
     assert all(np.allclose(s, e, atol=1e-6) for s, e in zip(swa.average, expected))
     assert all(np.array_equal(l, w) for l, w in zip(swa.last, record.seen[-1]))
+
+
+def test_use_ema_leaves_the_steps_alone_and_swaps_the_average_in_at_the_end():
+    import keras
+
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(16, 2)).astype("float32")
+    results = {}
+    for use_ema in (False, True):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(2)])
+        model.compile(optimizer=keras.optimizers.SGD(0.1, use_ema=use_ema, ema_momentum=0.9), loss="mse")
+        swa = a.StochasticWeightAveraging(start_epoch=0)  # here only to record the last epoch's weights
+        model.fit(x, y, batch_size=4, epochs=3, shuffle=False, callbacks=[swa], verbose=0)
+        results[use_ema] = (swa.last, model.get_weights())
+    (plain_last, plain_final), (ema_last, ema_final) = results[False], results[True]
+    assert all(np.allclose(p, e) for p, e in zip(plain_last, ema_last))  # the same steps
+    assert all(np.array_equal(p, f) for p, f in zip(plain_last, plain_final))
+    assert not all(np.allclose(e, f) for e, f in zip(ema_last, ema_final))  # the average, written in by fit
