@@ -192,3 +192,22 @@ def test_one_spelling_per_author_across_the_reference_lists():
     assert len(spellings) > 50  # the lists were read
     assert not {k: v for k, v in spellings.items() if len(v) > 1}
     assert "Mądry" in spellings["madry"] and "Bjorck" in spellings["bjorck"]
+
+
+READER_PAGES = sorted([*(ROOT / "docs" / "chapters").glob("*.md"), *(ROOT / "docs" / "beyond").glob("*.md")])
+#: What the studies use for speed, and what a page must not hide its training behind.
+STUDY_MACHINERY = ("snippets.training", "snippets.models", "build_mlp", "notebook_model", "compile_like_notebook")
+
+
+def test_pages_train_with_keras_as_readers_write_it():
+    """Every chapter and part II page trains with Keras' fit, never with the studies' loop."""
+    from snippets.page_code import page_cells
+
+    assert len(READER_PAGES) >= 16  # the seven chapters and the nine topics of part II
+    trains_with_fit, hidden = [], {}
+    for page in READER_PAGES:
+        code = "\n".join(cell.text for cell in page_cells(page.read_text("utf8")) if cell.kind == "code")
+        hidden[page.name] = [name for name in STUDY_MACHINERY if name in code]
+        trains_with_fit.append(".fit(" in code)
+    assert not {page: names for page, names in hidden.items() if names}
+    assert sum(trains_with_fit) >= 15  # all but bias-variance (numpy least squares) train a network in sight
