@@ -70,7 +70,7 @@ def orders_seen_by_fit(n, epochs, seed, batch_size=10):
     model = OrderRecorder(capacity=n * epochs)
     model.compile(optimizer="sgd", loss="mse", steps_per_execution=4)  # 7 steps an epoch: 4 + 3
     x = np.arange(n, dtype=np.float32)[:, None]
-    model.fit(shuffled_batches(x, np.zeros(n, np.float32), seed, batch_size), epochs=epochs, verbose=0)
+    model.fit(shuffled_batches(x, np.zeros(n, np.float32), seed, batch_size), epochs=epochs, shuffle=False, verbose=0)
     assert int(model.count.numpy()) == n * epochs  # exactly one pass per epoch, no extra steps
     return model.seen.numpy().reshape(epochs, n)
 
