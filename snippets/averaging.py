@@ -4,7 +4,7 @@ Demonstrations for the page docs/beyond/averaging.md, each seeded and small enou
 run in seconds on a laptop CPU. Every model is a plain ``keras.Sequential`` trained
 with ``model.fit``:
 
-* :func:`expected_calibration_error`: how far a model's confidence is from its accuracy.
+* calibration: ``snippets.calibration`` (shared with the label-smoothing page).
 * :func:`ensemble_against_members`: the average of the predicted probabilities of
   five seeds of a small MLP against each of the five (Lakshminarayanan et al., 2017).
 * :class:`StochasticWeightAveraging`: a callback that averages the weights of the
@@ -15,27 +15,6 @@ with ``model.fit``:
 
 from __future__ import annotations
 
-# --8<-- [start:ece]
-import numpy as np
-
-
-def expected_calibration_error(probabilities, labels, bins=15):
-    """The gap between confidence and accuracy, averaged over `bins` confidence bins.
-
-    Each image falls in the bin of its confidence (the largest predicted probability);
-    a bin's gap is |its accuracy - its mean confidence|, weighted by its share of images.
-    """
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == labels
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
-    error = 0.0
-    for b in range(bins):
-        inside = which == b
-        if inside.any():
-            error += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
-    return float(error)
-# --8<-- [end:ece]
 
 
 # --8<-- [start:swa]
@@ -135,7 +114,8 @@ def train_mlp(seed, label_noise=0.0):
 import keras
 import numpy as np
 
-from snippets.averaging import expected_calibration_error, mlp
+from snippets.averaging import mlp
+from snippets.calibration import expected_calibration_error
 
 
 def scores(probabilities, labels):
@@ -224,20 +204,9 @@ def average_weights_of_seeds(label_noise=0.0, seeds=SEEDS):
 import numpy as np
 
 from snippets.averaging import LABEL_NOISE, SEEDS, predict, train_mlp
+from snippets.calibration import reliability_bins
 from snippets.data import notebook_subsets
 from snippets.plotting import COLORS, Figure
-
-
-def reliability_curve(probabilities, labels, bins=10):
-    """Per confidence bin that holds images: mean confidence, accuracy, number of images."""
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == labels
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
-    used = [b for b in range(bins) if (which == b).any()]
-    return (np.array([confidence[which == b].mean() for b in used]),
-            np.array([correct[which == b].mean() for b in used]),
-            np.array([(which == b).sum() for b in used]))
 
 
 def plot_reliability(noises=(0.0, LABEL_NOISE), seeds=SEEDS):
@@ -254,8 +223,8 @@ def plot_reliability(noises=(0.0, LABEL_NOISE), seeds=SEEDS):
         }
         ax.plot([0, 1], [0, 1], "--", color="gray", lw=1, label="calibrated")
         for (name, probabilities), color, marker in zip(curves.items(), COLORS, "osd"):
-            confidence, accuracy, _ = reliability_curve(probabilities, y_test)
-            ax.plot(confidence, accuracy, marker=marker, ms=4, color=color, label=name)
+            table = reliability_bins(probabilities, y_test, bins=10).dropna()  # the bins that hold images
+            ax.plot(table["confidence"], table["accuracy"], marker=marker, ms=4, color=color, label=name)
         ax.set_title(f"{noise:.0%} of the training labels wrong")
         ax.set_xlabel("confidence (bin mean)")
         ax.grid(alpha=0.3)

@@ -6,8 +6,9 @@ Demonstrations for the label-smoothing page, each seeded and small:
   is the cross-entropy against the targets ``(1 - alpha) * one_hot + alpha / K``.
 * :func:`train_smoothed_mlp`: the notebook's MLP trained with ``fit`` on a small MNIST
   subset, with and without smoothing, on clean or corrupted labels.
-* :func:`calibration_table` / :func:`expected_calibration_error`: accuracy, confidence
-  and expected calibration error (15 bins) on held-out images; a reliability diagram.
+* :func:`calibration_table`: accuracy, confidence
+  and expected calibration error (15 bins, ``snippets.calibration``) on held-out images; a
+  reliability diagram.
 * :func:`noisy_label_table`: with a share of wrong training labels, how many of them each
   model learns and how it does on held-out images.
 """
@@ -113,41 +114,14 @@ def train_smoothed_mlp(alpha, label_noise=0.0, seed=0):
 # --8<-- [end:train_smoothed_mlp]
 
 
-# --8<-- [start:expected_calibration_error]
-import numpy as np
-import pandas as pd
-
-
-def reliability_bins(probabilities, labels, bins=15):
-    """Per confidence bin (equal widths on [0, 1]): how many images, mean confidence, accuracy."""
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == labels
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)  # (lo, hi]
-    rows = []
-    for b in range(bins):
-        inside = which == b
-        rows.append({
-            "from": edges[b], "to": edges[b + 1], "images": int(inside.sum()),
-            "confidence": confidence[inside].mean() if inside.any() else np.nan,
-            "accuracy": correct[inside].mean() if inside.any() else np.nan,
-        })
-    return pd.DataFrame(rows)
-
-
-def expected_calibration_error(probabilities, labels, bins=15):
-    """ECE: the bins' |accuracy - confidence|, weighted by their share of the images."""
-    table = reliability_bins(probabilities, labels, bins).dropna()
-    weights = table["images"] / table["images"].sum()
-    return float((weights * (table["accuracy"] - table["confidence"]).abs()).sum())
-# --8<-- [end:expected_calibration_error]
 
 
 # --8<-- [start:calibration_table]
 import pandas as pd
 
 from snippets.data import notebook_subsets
-from snippets.label_smoothing import N_TRAIN, N_VALIDATION, expected_calibration_error, train_smoothed_mlp
+from snippets.calibration import expected_calibration_error
+from snippets.label_smoothing import N_TRAIN, N_VALIDATION, train_smoothed_mlp
 
 ALPHAS = (0.0, 0.1)
 
@@ -170,7 +144,8 @@ def calibration_table(alphas=ALPHAS, seed=0):
 
 # --8<-- [start:plot_reliability]
 from snippets.data import notebook_subsets
-from snippets.label_smoothing import ALPHAS, N_TRAIN, N_VALIDATION, reliability_bins, train_smoothed_mlp
+from snippets.calibration import reliability_bins
+from snippets.label_smoothing import ALPHAS, N_TRAIN, N_VALIDATION, train_smoothed_mlp
 from snippets.plotting import COLORS, Figure
 
 

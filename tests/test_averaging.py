@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from snippets import averaging as a
+from snippets.calibration import reliability_bins
 
 
 def test_ece_of_calibrated_and_overconfident_predictions():
@@ -106,12 +107,12 @@ def test_reliability_diagram_shows_over_and_underconfidence():
     assert [t.get_text() for t in noisy.get_legend().get_texts()] == [
         "calibrated", "one member (seed 0)", "ensemble of 5", "SWA (seed 0)"]
     assert clean.get_ylabel() == "accuracy in the bin"
-    # The member's points are those of reliability_curve on its test predictions.
+    # The member's points are its reliability table's filled bins on its test predictions.
     member = a.predict(a.train_mlp(0, a.LABEL_NOISE)["last"], x_test)
-    confidence, accuracy, counts = a.reliability_curve(member, y_test)
-    assert counts.sum() == len(y_test)
-    assert np.allclose(noisy.get_lines()[1].get_xdata(), confidence)
-    assert np.allclose(noisy.get_lines()[1].get_ydata(), accuracy)
+    table = reliability_bins(member, y_test, bins=10).dropna()
+    assert table["images"].sum() == len(y_test)
+    assert np.allclose(noisy.get_lines()[1].get_xdata(), table["confidence"])
+    assert np.allclose(noisy.get_lines()[1].get_ydata(), table["accuracy"])
 
     def gap(line, counts=None):  # accuracy - confidence, averaged over the bins
         return float(np.mean(np.asarray(line.get_ydata()) - np.asarray(line.get_xdata())))
