@@ -28,6 +28,9 @@ class RunConfig:
     label_noise: float = 0.0  # fraction of training labels replaced by a wrong label
     early_stopping_patience: int | None = None  # EarlyStopping(restore_best_weights=True)
     augmentation: dict | None = None  # {"translate": fraction, "rotate": fraction of a turn}
+    label_smoothing: float = 0.0  # the cross-entropy's targets: 1 - s on the label, s spread over all classes
+    mixup_alpha: float = 0.0  # mixup (Zhang et al., 2018): each batch mixed with λ ~ Beta(α, α); 0: off
+    weight_averaging: float | None = None  # SGD(use_ema=True, ema_momentum=...): the averaged weights are the model's
     test_each_epoch: bool = True
     # One thread per op: two runs side by side on two cores beat one run on both
     # (benchmarks/study_throughput.py), and the count is part of the math.
