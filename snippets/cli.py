@@ -33,7 +33,7 @@ def positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from snippets.studies.configs import DEFAULT_SEEDS, STUDIES
+    from snippets.studies.configs import DEFAULT_SEEDS, DEPENDENT_STUDIES, STUDIES
     from snippets.studies.executors import SCHEDULER_ENVIRONMENT, default_workers
     from snippets.studies.results import DEFAULT_RESULTS_DIR
 
@@ -61,9 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
         "interrupted study resumes where it stopped.",
         epilog="Configurations: "
         + "; ".join(f"{s}: {', '.join(n)}" for s, n in names.items())
+        + "; sweeps: made from the regularizer study's results (it trains with that study's best technique), "
+        "so it runs after that study; `all` runs the three in that order"
         + ". Overriding --epochs or --train-size makes a different experiment, which the report labels as such.",
     )
-    study.add_argument("study", choices=(*STUDIES, "all"), help="which study to run")
+    study.add_argument("study", choices=(*STUDIES, *DEPENDENT_STUDIES, "all"), help="which study to run")
     study.add_argument("--seeds", type=positive_int, default=DEFAULT_SEEDS, help="number of seeds, 0..N-1 (default %(default)s)")
     study.add_argument("--only", nargs="+", metavar="CONFIG", default=(), help="run only these configurations")
     study.add_argument("--epochs", type=positive_int, help="override the number of epochs (a smoke test)")
@@ -167,18 +169,24 @@ def run_studies(args, parser: argparse.ArgumentParser) -> int:
     import os
 
     from snippets.data import MnistDataError
-    from snippets.studies.configs import STUDIES, study_configs
+    from snippets.studies.configs import DEPENDENT_STUDIES, STUDIES, study_configs
     from snippets.studies.executors import SCHEDULER_ENVIRONMENT, ExecutorError, make_executor
+    from snippets.studies.selection import SelectionError, sweep_configs
     from snippets.studies.study import Shard, StudyProgress, run_study
 
-    studies = list(STUDIES) if args.study == "all" else [args.study]
+    studies = [*STUDIES, *DEPENDENT_STUDIES] if args.study == "all" else [args.study]
+    independent = [s for s in studies if s in STUDIES]
+
+    def configs_of(names: list[str], made=None) -> list:
+        return [c.with_overrides(epochs=args.epochs, train_size=args.train_size)
+                for s in names for c in study_configs(s, args.only, made)]
+
     try:
         if args.only and args.study == "all":
             raise ValueError("--only needs a single study, not 'all'")
-        configs = [
-            c.with_overrides(epochs=args.epochs, train_size=args.train_size)
-            for s in studies for c in study_configs(s, args.only)
-        ]
+        configs = configs_of(independent)
+        if args.only and not independent:  # check the names before any run
+            configs_of(["sweeps"], sweep_configs(args.results))
         shard = Shard.parse(args.shard) if args.shard else None
         kind = args.executor or ("dask" if args.scheduler or os.environ.get(SCHEDULER_ENVIRONMENT) else "pool")
         if args.workers and kind != "pool":
@@ -187,6 +195,9 @@ def run_studies(args, parser: argparse.ArgumentParser) -> int:
             raise ValueError(f"--scheduler needs the dask executor, not {kind}")
     except ValueError as error:
         parser.error(str(error))  # exit status 2 with the valid choices
+    except SelectionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
     from snippets.quiet_start import import_tensorflow
 
@@ -197,8 +208,13 @@ def run_studies(args, parser: argparse.ArgumentParser) -> int:
     executor = None
     try:
         executor = make_executor(kind, workers=args.workers, scheduler=args.scheduler)
-        run_study(configs, range(args.seeds), executor, results_dir=args.results, force=args.force,
-                  shard=shard, progress=progress)
+        if configs:
+            run_study(configs, range(args.seeds), executor, results_dir=args.results, force=args.force,
+                      shard=shard, progress=progress)
+        if "sweeps" in studies and not progress.failed:
+            # Made now: they train with the best technique of the regularizer study's results.
+            run_study(configs_of(["sweeps"], sweep_configs(args.results)), range(args.seeds), executor,
+                      results_dir=args.results, force=args.force, shard=shard, progress=progress)
     except KeyboardInterrupt:
         print(
             f"\ninterrupted: {progress.trained} run(s) finished in this invocation are saved in {args.results}; "
@@ -206,7 +222,7 @@ def run_studies(args, parser: argparse.ArgumentParser) -> int:
             file=sys.stderr,
         )
         return 130
-    except (MnistDataError, ExecutorError) as error:
+    except (MnistDataError, ExecutorError, SelectionError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     finally:

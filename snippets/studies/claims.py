@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from snippets.data import NOTEBOOK_VALIDATION_SIZE
-from snippets.studies.configs import STUDIES
 from snippets.studies.results import StudyResults
 from snippets.studies.statistics import METRICS, comparisons, paired_difference, summarize, value
 from snippets.studies.tables import (
@@ -169,7 +168,8 @@ def notebook_findings(results: StudyResults, numbers: Numbers) -> list:
         "[the batch normalization chapter](../chapters/batch-normalization.md)).\n",
         f"- **What this does not show.** One architecture, one learning rate ({config.learning_rate}), "
         f"{config.epochs} epochs, seeds {seeds_text()}. Batch normalization's main practical benefit, tolerating much "
-        "larger learning rates (Bjorck et al., 2018), is not tested by a comparison at one small learning rate. "
+        "larger learning rates (Bjorck et al., 2018), is not tested by a comparison at one small learning rate; "
+        "the [batch norm and learning rate sweep](sweeps/batch-norm-learning-rate.md) tests it. "
         "The seeds give a confidence interval, not a guarantee. ", sampling, "\n",
     ]
 
@@ -229,21 +229,23 @@ def regime(regularizers: StudyResults, notebook: StudyResults, numbers: Numbers)
     ]
 
 
-def tuning() -> list:
-    """How the strengths were chosen, and which validation numbers that choice biases (from the configurations)."""
-    configs = [c for c in STUDIES["regularizers"]]
-    tuned = [c.name for c in configs
-             if c.augmentation or any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in c.model.values())]
-    stopped = [c.name for c in configs if c.early_stopping_patience is not None]
+def tuning(results: StudyResults) -> list:
+    """How the strengths were chosen (by the code, on validation), and which validation numbers that biases."""
+    from snippets.studies.configs import TECHNIQUES
+
+    tuned = [t.name for t in TECHNIQUES if t.strengths]
+    stopped = [c.name for c in results.configs if c.early_stopping_patience is not None]
     names = lambda found: ", ".join(f"`{n}`" for n in found)  # noqa: E731
     return [
-        "The strengths of the regularizers (the settings below) were chosen by hand, each from a few values, by "
-        "validation accuracy with seed 0. No code of that choice was kept and the values tried were not recorded, "
-        "so it cannot be rerun: read the strengths as reasonable settings, not tuned optima; a different strength "
-        "can change a technique's rank. Because the choice looked at validation accuracy, the validation column "
-        f"is biased upwards for the configurations whose strengths were chosen on it ({names(tuned)}) and for "
-        f"those stopped on it ({names(stopped)}). The test set (the notebook's {MNIST_TEST_IMAGES:,} test images) "
-        "played no part in either: compare techniques on the test column.\n",
+        "Most techniques are tried at a few strengths (the table below), each with every seed. For each "
+        "technique the report keeps the strength with the highest mean validation accuracy "
+        "([`snippets/studies/selection.py`](https://github.com/regularization-handbook/handbook/blob/main/snippets/studies/selection.py)), "
+        "and the results table shows that configuration under the technique's name. The choice sees "
+        f"validation accuracy only, so the validation column is biased upwards for the techniques tuned on it "
+        f"({names(tuned)}) and for those stopped on it ({names(stopped)}). The test set (the notebook's "
+        f"{MNIST_TEST_IMAGES:,} test images) plays no part in either: compare techniques on the test column. "
+        "The L2 and dropout strengths are the points of their [sweeps](sweeps/l2.md), which show every "
+        "strength's test accuracy too.\n",
     ]
 
 
@@ -275,7 +277,7 @@ def technique_findings(results: StudyResults, name: str, numbers: Numbers) -> li
             holds=reach[0] is not None and (reach[1] is None or reach[0] < reach[1]),
             measured=f"epochs to {level:.0%}: batch_norm {reach[0]}, none {reach[1]}"), "\n"]
     if name == "combined" and runs.get("combined"):
-        configs = {c.name: c for c in STUDIES["regularizers"]}
+        configs = {c.name: c for c in results.configs}
         together = _kinds(configs[name])
         parts = [c.name for c in configs.values() if c.name not in (name, "none") and _kinds(c) and _kinds(c) <= together]
         deltas = comparisons(runs, "none", METRICS["test"])

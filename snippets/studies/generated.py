@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from snippets.studies.configs import REGULARIZER_STUDY, sweeps
 from snippets.studies.results import PROJECT_ROOT
 
 GENERATED_DIR = PROJECT_ROOT / "docs" / "generated"
@@ -19,7 +20,10 @@ GENERATED_DIR = PROJECT_ROOT / "docs" / "generated"
 GENERATED_REFERENCE = re.compile(r"""(?:--8<--\s*"|\]\()(?:\.\./)*(?:docs/)?generated/([\w.-]+)""")
 
 #: Which built page includes the generated files of each name prefix.
+SWEEP_NAMES = tuple(sweep.name for sweep in sweeps(REGULARIZER_STUDY[0]))  # the names do not depend on the best
 PAGE_OF_PREFIX = {
+    **{f"sweep_{name}_": f"studies/sweeps/{name.replace('_', '-')}/index.html" for name in SWEEP_NAMES},
+    "sweeps_": "studies/sweeps/index.html",
     "notebook_": "studies/notebook-comparison/index.html",
     "regularizers_": "studies/regularizer-study/index.html",
     "performance": "studies/performance/index.html",

@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from snippets.studies.claims import ClaimError, failures, notebook_findings, regime, render, technique_findings, tuning
-from snippets.studies.configs import STUDIES
+from snippets.studies.configs import STUDIES, sweep_study
 from snippets.studies.figures import empty_svg, gap_figure, learning_curves, technique_panels
 from snippets.studies.generated import GENERATED_DIR
 from snippets.studies.performance import BENCHMARK_FILE, performance_page
 from snippets.studies.results import DEFAULT_RESULTS_DIR, StudyResults, load_study, write_json_atomically
+from snippets.studies.selection import best_config, technique_results
+from snippets.studies.sweep_report import band_figure, sweep_findings, sweep_runs, sweep_table, view_data
 from snippets.studies.tables import (
     Numbers,
     accuracy_table,
@@ -28,7 +30,7 @@ from snippets.studies.tables import (
     fitting_table,
     literature_table,
     notebook_settings,
-    settings_table,
+    strengths_table,
     technique_summary,
 )
 
@@ -74,7 +76,7 @@ def provenance(results: StudyResults) -> str:
             "the study's** (for example fewer epochs or images, as in a smoke test): these are not the study's numbers."
         )
     if not results.complete:
-        missing = [c.name for c in STUDIES[results.study] if c.name not in results.runs]
+        missing = [c.name for c in results.configs if c.name not in results.runs]
         warnings.append(f"The study is **incomplete**: no runs yet for {', '.join(missing)}.")
     if results.problems:
         warnings.append("Ignored files (not trusted): " + "; ".join(f"`{p}`" for p in results.problems))
@@ -149,25 +151,58 @@ def write_report(results_dir: Path = DEFAULT_RESULTS_DIR, out: Path = DEFAULT_OU
     files["notebook_provenance.md"] = provenance(notebook) or missing_study_note("notebook")
     summary.append(f"notebook: {len(notebook.all_runs)} runs, {len(notebook.problems)} ignored file(s)")
 
-    files["regularizers_settings.md"] = settings_table("regularizers")
-    files["regularizers_tuning.md"] = render(tuning())
+    numbers.file = "regularizers_settings.md"
+    files[numbers.file] = strengths_table(regularizers, numbers)
+    files["regularizers_tuning.md"] = render(tuning(regularizers))
     numbers.file = "regularizers_regime.md"
     files[numbers.file] = said(numbers.file, regime(regularizers, notebook, numbers),
                                not (regularizers.nonstandard or notebook.nonstandard))
-    if regularizers.runs:
+    techniques = technique_results(regularizers)  # one row per technique: its strength kept on validation
+    if techniques.runs:
         numbers.file = "regularizers_table.md"
-        files[numbers.file] = accuracy_table(regularizers, "none", numbers)
-        figures["regularizers_gap.svg"] = lambda: gap_figure(regularizers)
-        figures["regularizers_curves.svg"] = lambda: technique_panels(regularizers, "none")
+        files[numbers.file] = accuracy_table(techniques, "none", numbers)
+        figures["regularizers_gap.svg"] = lambda: gap_figure(techniques)
+        figures["regularizers_curves.svg"] = lambda: technique_panels(techniques, "none")
     else:
         files["regularizers_table.md"] = missing_study_note("regularizers")
         files["regularizers_gap.svg"] = files["regularizers_curves.svg"] = empty_svg()
-    for config in STUDIES["regularizers"]:
+    for config in techniques.configs:
         numbers.file = f"regularizers_{config.name}.md"
-        files[numbers.file] = technique_summary(regularizers, config.name, "none", numbers) + said(
-            numbers.file, technique_findings(regularizers, config.name, numbers), not regularizers.nonstandard)
+        files[numbers.file] = technique_summary(techniques, config.name, "none", numbers) + said(
+            numbers.file, technique_findings(techniques, config.name, numbers), not regularizers.nonstandard)
     files["regularizers_provenance.md"] = provenance(regularizers) or missing_study_note("regularizers")
     summary.append(f"regularizers: {len(regularizers.all_runs)} runs, {len(regularizers.problems)} ignored file(s)")
+
+    # The sweeps: they train with the regularizer study's best technique, so they need its results.
+    if regularizers.complete:
+        best = best_config(regularizers)
+        swept = load_study(results_dir, "sweeps", list(sweep_study(best)))
+        files["sweeps_provenance.md"] = provenance(swept) or missing_study_note("sweeps")
+        summary.append(f"sweeps: {len(swept.all_runs)} runs, {len(swept.problems)} ignored file(s)")
+        for found in sweep_runs(best.name, {"regularizers": regularizers, "sweeps": swept}):
+            prefix = f"sweep_{found.sweep.name}_"
+            if not any(points for series in found.runs for points in series):
+                for suffix in ("table.md", "findings.md"):
+                    files[prefix + suffix] = missing_study_note("sweeps")
+                files[prefix + "figure.svg"], files[prefix + "view.json"] = empty_svg(), "{}"
+                continue
+            numbers.file = prefix + "table.md"
+            files[numbers.file] = sweep_table(found, numbers)
+            numbers.file = prefix + "findings.md"
+            files[numbers.file] = sweep_findings(found, numbers)
+            files[prefix + "view.json"] = json.dumps(view_data(found), allow_nan=False)
+            figures[prefix + "figure.svg"] = lambda found=found: band_figure(found)
+    else:
+        from snippets.studies.configs import sweeps as all_sweeps
+
+        files["sweeps_provenance.md"] = missing_study_note("sweeps")
+        for sweep in all_sweeps(STUDIES["regularizers"][0]):
+            prefix = f"sweep_{sweep.name}_"
+            note = ('!!! failure "No results yet"\n    The sweeps train with the regularizer study\'s best technique: '
+                    "run `python -m snippets study all` (the regularizer study, then the sweeps), then "
+                    "`python -m snippets report`.\n")
+            files[prefix + "table.md"] = files[prefix + "findings.md"] = note
+            files[prefix + "figure.svg"], files[prefix + "view.json"] = empty_svg(), "{}"
 
     files["performance.md"] = performance_page(Path(results_dir) / BENCHMARK_FILE)
 

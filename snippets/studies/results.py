@@ -165,6 +165,7 @@ class StudyResults:
     runs: dict[str, list[dict]]  # configuration name -> runs sorted by seed
     problems: list[str]  # files ignored, and why
     nonstandard: list[str]  # configurations run with settings other than the study's own
+    configs: list[RunConfig] = dataclasses.field(default_factory=list)  # the study's configurations
 
     @property
     def all_runs(self) -> list[dict]:
@@ -172,12 +173,17 @@ class StudyResults:
 
     @property
     def complete(self) -> bool:
-        return bool(self.runs) and all(self.runs.get(c.name) for c in STUDIES[self.study])
+        return bool(self.runs) and all(self.runs.get(c.name) for c in self.configs)
 
 
-def load_study(results_dir: Path, study: str) -> StudyResults:
-    """Read every results file of a study; corrupt or foreign files are listed, not trusted."""
-    canonical = {c.name: dataclasses.asdict(c) for c in STUDIES[study]}
+def load_study(results_dir: Path, study: str, configs: list[RunConfig] | None = None) -> StudyResults:
+    """Read every results file of a study; corrupt or foreign files are listed, not trusted.
+
+    ``configs`` are the study's configurations, by default ``STUDIES[study]`` (the sweeps'
+    depend on the regularizer study's results: ``selection.sweep_configs``).
+    """
+    configs = list(STUDIES[study] if configs is None else configs)
+    canonical = {c.name: dataclasses.asdict(c) for c in configs}
     runs: dict[str, list[dict]] = {}
     problems, nonstandard = [], []
     folder = Path(results_dir) / study
@@ -194,9 +200,9 @@ def load_study(results_dir: Path, study: str) -> StudyResults:
         if run["config"] != canonical[name] and name not in nonstandard:
             nonstandard.append(name)
         runs.setdefault(name, []).append(run)
-    order = [c.name for c in STUDIES[study]]
+    order = [c.name for c in configs]
     runs = {name: sorted(runs[name], key=lambda r: r["seed"]) for name in order if name in runs}
-    return StudyResults(study, runs, problems, nonstandard)
+    return StudyResults(study, runs, problems, nonstandard, configs)
 
 
 # ---------------------------------------------------------------- merging shards

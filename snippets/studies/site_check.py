@@ -11,10 +11,11 @@ import json
 from pathlib import Path
 
 from snippets.studies.claims import ClaimError
-from snippets.studies.configs import STUDIES
+from snippets.studies.configs import STUDIES, sweep_study
 from snippets.studies.generated import GENERATED_DIR, page_of
 from snippets.studies.report import write_report
 from snippets.studies.results import load_study
+from snippets.studies.selection import best_config
 
 
 def page_text(html_path: Path) -> str:
@@ -63,8 +64,14 @@ def check_site(results_dir: Path, site_dir: Path, generated_dir: Path = GENERATE
         if texts[page] and record["text"] not in texts[page]:
             problems.append(f"{page}: {record['where']} = {record['text']} (from {record['file']}) is not on the page")
     if require_complete:
-        for study in STUDIES:
-            results = load_study(results_dir, study)
+        studies = [load_study(results_dir, study) for study in STUDIES]
+        regularizers = next(r for r in studies if r.study == "regularizers")
+        if regularizers.complete:
+            studies.append(load_study(results_dir, "sweeps", list(sweep_study(best_config(regularizers)))))
+        else:
+            problems.append("study sweeps: not checked, the regularizer study it depends on is incomplete")
+        for results in studies:
+            study = results.study
             if not results.complete:
                 problems.append(f"study {study}: incomplete ({len(results.all_runs)} runs)")
             if results.nonstandard:

@@ -98,7 +98,7 @@ def describe(study: str) -> dict[str, str]:
 
 def noisy(results: StudyResults) -> bool:
     """Whether the study trains on labels that were made partly wrong."""
-    return any(c.label_noise for c in STUDIES[results.study])
+    return any(c.label_noise for c in results.configs)
 
 
 def gap_label(results: StudyResults) -> str:
@@ -250,7 +250,7 @@ def technique_summary(results: StudyResults, name: str, baseline: str, numbers: 
     val = np.array([r["history"]["val_accuracy"][: min(len(x["history"]["val_accuracy"]) for x in runs)] for r in runs])
     curve = val.mean(axis=0)
     text = (
-        f"Settings: {settings_text(_config(results.study, name))}.\n\n"
+        f"Settings: {settings_text(next(c for c in results.configs if c.name == name))}.\n\n"
         f"Mean validation accuracy over seeds peaks at {numbers.pct(float(curve.max()), where + ' best val')}% "
         f"in epoch {int(curve.argmax()) + 1} and is {numbers.pct(float(curve[-1]), where + ' last val')}% in the "
         f"last epoch ({numbers.plain(float(np.mean([r['epochs_run'] for r in runs])), where + ' epochs', 1)} epochs run "
@@ -271,13 +271,11 @@ def technique_summary(results: StudyResults, name: str, baseline: str, numbers: 
     return text + ".\n"
 
 
-def _config(study: str, name: str):
-    return next(c for c in STUDIES[study] if c.name == name)
-
-
 def settings_text(config) -> str:
     """A configuration's own settings in words, from its definition in snippets/studies/configs.py."""
     knobs = [f"{key}={val}" for key, val in config.model.items()]
+    knobs += [f"{key}={getattr(config, key)}" for key in ("label_smoothing", "mixup_alpha", "weight_averaging")
+              if getattr(config, key)]
     if config.augmentation:
         knobs.append(
             f"shift ≤ {config.augmentation['translate']:.0%} of the image, "
@@ -327,14 +325,34 @@ def notebook_settings(results: StudyResults) -> str:
     return markdown_table(["Setting", "Value"], rows, align="ll")
 
 
-def settings_table(study: str) -> str:
-    """Each configuration's settings, read from the study's definition in snippets/studies/configs.py."""
-    rows = [[f"`{c.name}`", c.description, settings_text(c)] for c in STUDIES[study]]
+def common_settings(study: str) -> str:
     first = recipe(study)
-    common = (
+    return (
         f"Common to all: {training_images(first):,} training images"
         + (f" with {first.label_noise:.0%} of their labels replaced by a wrong class" if first.label_noise else "")
         + f", SGD with learning rate {first.learning_rate}, batch size {first.batch_size}, up to {first.epochs} epochs, seeds {seeds_text()}.\n\n"
     )
-    return common + markdown_table(["Configuration", "What it adds", "Settings"], rows, align="lll")
+
+
+def strengths_table(results: StudyResults, numbers: Numbers) -> str:
+    """Per technique: the strengths tried, each one's mean validation accuracy, and the one kept."""
+    from snippets.studies.configs import TECHNIQUES
+    from snippets.studies.selection import chosen_strengths
+
+    chosen = chosen_strengths(results)
+    rows = []
+    for technique in TECHNIQUES:
+        tried = []
+        for config, strength in zip(technique.configs(), technique.strengths or (None,)):
+            runs = results.runs.get(config.name)
+            score = (numbers.pct(summarize([value(r, METRICS["val"]) for r in runs])["mean"],
+                                 f"regularizers/{config.name} strength val") if runs else "no runs")
+            text = f"{strength:g}: {score}" if strength is not None else score
+            tried.append(f"**{text}**" if chosen.get(technique.name) == config.name and technique.strengths else text)
+        kept = chosen.get(technique.name)
+        rows.append([f"[`{technique.name}`](#{technique.name.replace('_', '-')})", technique.description,
+                     technique.knob or "–", "; ".join(tried),
+                     (f"`{kept}`" if kept else "–")])
+    header = ["Technique", "What it adds", "Strength", "Mean validation accuracy (%) per strength tried", "Kept"]
+    return common_settings("regularizers") + markdown_table(header, rows, align="lllll")
 
