@@ -191,7 +191,7 @@ def kernel_histogram(model) -> dict:
     values beyond the ends count in the end bins. What the penalties and constraints do to the weights."""
     import keras
 
-    values = np.concatenate([keras.ops.convert_to_numpy(layer.kernel).ravel() for layer in model.layers
+    values = np.concatenate([layer.kernel.numpy().ravel() for layer in model.layers
                              if isinstance(layer, keras.layers.Dense)])
     edges = KERNEL_HISTOGRAM_EDGES
     counts, _ = np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)
