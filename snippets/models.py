@@ -22,6 +22,8 @@ def build_mlp(
     l1: float = 0.0,
     l2: float = 0.0,
     dropout: float = 0.0,
+    max_norm: float | None = None,
+    input_noise: float = 0.0,
     augmentation: keras.layers.Layer | None = None,
     hidden_units: tuple[int, ...] = HIDDEN_UNITS,
     name: str = "mlp",
@@ -34,6 +36,10 @@ def build_mlp(
     ``l1``/``l2`` add Keras weight penalties to every Dense kernel, ``dropout`` adds a
     Dropout layer after each hidden layer, and ``augmentation`` is a layer applied to
     the images first (active in training only, like Keras' preprocessing layers).
+    ``max_norm=c`` puts ``MaxNorm(c)`` on every Dense kernel: the optimizer projects each
+    unit's incoming weights back onto the ball of radius ``c`` after every update
+    (Srivastava et al., 2014, section 5.1). ``input_noise=sigma`` adds Gaussian noise of
+    standard deviation ``sigma`` to the flattened pixels while training.
 
     With an integer ``seed`` every random part of the model (each kernel's initial
     values, each dropout layer's masks) gets a seed of its own derived from it, so
@@ -47,19 +53,26 @@ def build_mlp(
         raise ValueError(f"dropout is a rate in [0, 1), got {dropout}")
     if l1 < 0 or l2 < 0:
         raise ValueError(f"penalties must be non-negative, got l1={l1}, l2={l2}")
+    if max_norm is not None and not max_norm > 0:
+        raise ValueError(f"max_norm is a positive radius or None, got {max_norm}")
+    if not input_noise >= 0:
+        raise ValueError(f"input_noise is a non-negative standard deviation, got {input_noise}")
 
     penalty = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
+    constraint = keras.constraints.MaxNorm(max_norm) if max_norm is not None else None  # axis=0: per unit
     layer_seeds = itertools.count(1000 * seed) if seed is not None else itertools.repeat(None)
 
     def dense(units, activation):
         initializer = keras.initializers.GlorotUniform(seed=next(layer_seeds))
         return keras.layers.Dense(units, activation=activation, kernel_regularizer=penalty,
-                                  kernel_initializer=initializer)
+                                  kernel_constraint=constraint, kernel_initializer=initializer)
 
     layers: list[keras.layers.Layer] = [keras.Input(shape=(28, 28))]
     if augmentation is not None:
         layers += [keras.layers.Reshape((28, 28, 1)), augmentation]
     layers.append(keras.layers.Flatten())
+    if input_noise:
+        layers.append(keras.layers.GaussianNoise(input_noise, seed=next(layer_seeds)))
     if batch_norm == "notebook":
         layers.append(keras.layers.BatchNormalization())
     for units in hidden_units:

@@ -9,6 +9,13 @@ steps per program, which fuses a step's many small operations into a few kernels
 (for models without random layers: ``compiles_with_xla``).
 It reports what ``fit`` reports, and Keras callbacks work as with ``fit``.
 
+Beyond the notebook, ``train`` supports the studies' regularizers that live in the
+training loop rather than in the model: mixup (``mixup_alpha``, its draws made in NumPy
+from the seed by ``mixup_draws``, so the steps stay free of random numbers and XLA-compiled)
+and, as ``fit`` does, the final copy of an averaging optimizer's weights (``use_ema``) into
+the model. Label smoothing is a loss (``SmoothedSparseCrossentropy``) that
+``compile_like_notebook`` sets up.
+
 Why not ``model.fit(x, y, shuffle=True)`` after ``keras.utils.set_random_seed``?
 With Keras 3.15 on TensorFlow 2.21 that feeds the *same* permutation in every
 epoch, which changes the results, not only their reproducibility. ``train`` draws
@@ -78,16 +85,56 @@ def epoch_orders(n: int, seed: int, epochs: int) -> list[np.ndarray]:
     return [rng.permutation(n) for _ in range(epochs)]
 
 
+def mixup_draws(n: int, seed: int, epochs: int, batch_size: int, alpha: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Mixup's random choices for each epoch of ``train``: per batch one λ ~ Beta(α, α), and per
+    example the position of its partner in ``epoch_orders``' order, a shuffle within its batch
+    (as in Zhang et al.'s reference code). From a generator of its own, so the orders stay
+    those of ``epoch_orders``; the same seed gives the same draws."""
+    if not alpha > 0:
+        raise ValueError(f"mixup's alpha must be positive, got {alpha}")
+    rng = np.random.default_rng([seed, 1])
+    batches = -(-n // batch_size)
+    batch_of = np.arange(n) // batch_size
+    draws = []
+    for _ in range(epochs):
+        lambdas = rng.beta(alpha, alpha, size=batches).astype(np.float32)
+        partners = np.argsort(batch_of + rng.random(n), kind="stable")  # a permutation within each batch
+        draws.append((lambdas, partners))
+    return draws
+
+
+class SmoothedSparseCrossentropy(keras.losses.Loss):
+    """Cross-entropy against smoothed targets, 1 - s on the label plus s / classes on every
+    class, for integer labels: ``CategoricalCrossentropy(label_smoothing=s)`` on their one-hot
+    form. Keras 3.15's ``SparseCategoricalCrossentropy`` has no ``label_smoothing``."""
+
+    def __init__(self, label_smoothing: float, name: str = "smoothed_sparse_crossentropy", **kwargs):
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"label_smoothing is a share in [0, 1], got {label_smoothing}")
+        super().__init__(name=name, **kwargs)
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        labels = keras.ops.reshape(keras.ops.cast(y_true, "int32"), keras.ops.shape(y_pred)[:-1])
+        one_hot = keras.ops.one_hot(labels, keras.ops.shape(y_pred)[-1], dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(one_hot, y_pred, label_smoothing=self.label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
 def compile_like_notebook(
     model: keras.Model,
     learning_rate: float = NOTEBOOK_LEARNING_RATE,
     optimizer: keras.optimizers.Optimizer | None = None,
     steps_per_execution: int = STEPS_PER_EXECUTION,
+    label_smoothing: float = 0.0,
 ) -> keras.Model:
-    """``model.compile(loss='sparse_categorical_crossentropy', optimizer='SGD', metrics=['accuracy'])``."""
+    """``model.compile(loss='sparse_categorical_crossentropy', optimizer='SGD', metrics=['accuracy'])``;
+    with ``label_smoothing`` the loss is ``SmoothedSparseCrossentropy``, the labels stay integers."""
     model.compile(
         optimizer=optimizer or keras.optimizers.SGD(learning_rate=learning_rate),
-        loss="sparse_categorical_crossentropy",
+        loss=SmoothedSparseCrossentropy(label_smoothing) if label_smoothing else "sparse_categorical_crossentropy",
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
     )
@@ -219,69 +266,108 @@ class EpochRunner:
     smaller, run in the graph without XLA. The images stay in memory and each batch is
     gathered by index. Returns the epoch's mean loss and accuracy, which ``fit``
     reports as ``loss`` and ``accuracy``.
+
+    With ``mixup`` each call also takes every example's partner and each batch's λ
+    (``mixup_draws``): the step trains on λ·x + (1-λ)·x_partner with the loss
+    λ·L(y) + (1-λ)·L(y_partner), the cross-entropy against the mixed one-hot targets.
     """
 
     def __init__(self, model: keras.Model, data: tuple[np.ndarray, np.ndarray], batch_size: int,
-                 xla: bool = True, steps_per_call: int = STEPS_PER_CALL):
+                 xla: bool = True, steps_per_call: int = STEPS_PER_CALL, mixup: bool = False):
         x, y = data
         self.model, self.batch_size, self.size = model, batch_size, len(x)
-        self.steps_per_call = steps_per_call
+        self.steps_per_call, self.mixup = steps_per_call, mixup
         self.images, self.labels = tf.constant(x), tf.constant(y, dtype=tf.int32)
         _build_model_and_loss(model, x, y)
         model.optimizer.build(model.trainable_variables)
         self._compiled_steps = tf.function(self._train_steps, jit_compile=compiles_with_xla(model, xla))
         self._epoch = tf.function(self._train_epoch)
 
-    def _train_step(self, x, y):
-        """One update on one batch; returns the batch's summed loss and its number of hits."""
+    def _train_step(self, x, y, x_partner=None, y_partner=None, mix=None):
+        """One update on one batch (mixed with its partners when ``mix``, the batch's λ, is given);
+        returns the batch's summed loss and its number of hits."""
         with tf.GradientTape() as tape:
-            probabilities = self.model(x, training=True)
-            loss = self.model.compute_loss(x=x, y=y, y_pred=probabilities, training=True)
+            if mix is None:
+                probabilities = self.model(x, training=True)
+                loss = self.model.compute_loss(x=x, y=y, y_pred=probabilities, training=True)
+            else:
+                x = mix * x + (1.0 - mix) * x_partner
+                probabilities = self.model(x, training=True)
+                # Each compute_loss adds the weight penalties once; weighted λ and 1-λ, they count once.
+                loss = (mix * self.model.compute_loss(x=x, y=y, y_pred=probabilities, training=True)
+                        + (1.0 - mix) * self.model.compute_loss(x=x, y=y_partner, y_pred=probabilities, training=True))
+                y = tf.where(mix >= 0.5, y, y_partner)  # hits count against the dominant label
         gradients = tape.gradient(loss, self.model.trainable_variables)
         self.model.optimizer.apply(gradients, self.model.trainable_variables)
         predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
         hits = tf.reduce_sum(tf.cast(tf.equal(predicted, y), tf.float32))
         return loss * y.shape[0], hits
 
-    def _train_steps(self, x, y):
+    def _train_steps(self, x, y, x_partner=None, y_partner=None, mixes=None):
         """Consecutive updates on the full batches that ``x``/``y`` hold, in a loop."""
         steps = x.shape[0] // self.batch_size
-        batches_x = tf.reshape(x, [steps, self.batch_size, *x.shape[1:]])
-        batches_y = tf.reshape(y, [steps, self.batch_size])
+
+        def batched(tensor):
+            return None if tensor is None else tf.reshape(tensor, [steps, self.batch_size, *tensor.shape[1:]])
+
+        batches = [batched(tensor) for tensor in (x, y, x_partner, y_partner)]
 
         def step(index, loss_sum, hits):
-            batch_loss, batch_hits = self._train_step(batches_x[index], batches_y[index])
+            batch = [None if tensor is None else tensor[index] for tensor in batches]
+            mix = None if mixes is None else mixes[index]
+            batch_loss, batch_hits = self._train_step(*batch, mix=mix)
             return index + 1, loss_sum + batch_loss, hits + batch_hits
 
         _, loss_sum, hits = tf.while_loop(lambda index, *_: index < steps, step,
                                           (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
         return loss_sum, hits
 
-    def _train_epoch(self, order):
+    def _train_epoch(self, order, partners=None, mixes=None):
         block = self.batch_size * self.steps_per_call
         blocks_end = self.size // block * block
         batches_end = self.size // self.batch_size * self.batch_size
         loss_sum, hits = tf.constant(0.0), tf.constant(0.0)
         for start in tf.range(0, blocks_end, block):
             indices = tf.ensure_shape(order[start:start + block], [block])
-            block_loss, block_hits = self._compiled_steps(tf.gather(self.images, indices),
-                                                          tf.gather(self.labels, indices))
+            first = start // self.batch_size
+            block_loss, block_hits = self._compiled_steps(
+                *self._gathered(indices, partners, start, start + block),
+                *self._mixes(mixes, first, first + self.steps_per_call))
             loss_sum, hits = loss_sum + block_loss, hits + block_hits
         full_batches = order[blocks_end:batches_end]  # the full batches after the last block
         if full_batches.shape[0]:
-            rest_loss, rest_hits = self._train_steps(*self._gathered(full_batches))
+            rest_loss, rest_hits = self._train_steps(
+                *self._gathered(full_batches, partners, blocks_end, batches_end),
+                *self._mixes(mixes, blocks_end // self.batch_size, batches_end // self.batch_size))
             loss_sum, hits = loss_sum + rest_loss, hits + rest_hits
         last_batch = order[batches_end:]  # the last, smaller batch
         if last_batch.shape[0]:
-            rest_loss, rest_hits = self._train_step(*self._gathered(last_batch))
+            last_mix = None if mixes is None else mixes[batches_end // self.batch_size]
+            rest_loss, rest_hits = self._train_step(
+                *self._gathered(last_batch, partners, batches_end, self.size), mix=last_mix)
             loss_sum, hits = loss_sum + rest_loss, hits + rest_hits
         return loss_sum / self.size, hits / self.size
 
-    def _gathered(self, indices):
-        return tf.gather(self.images, indices), tf.gather(self.labels, indices)
+    def _gathered(self, indices, partners=None, start=None, end=None):
+        """A batch's images and labels, then its partners' when mixing."""
+        batch = [tf.gather(self.images, indices), tf.gather(self.labels, indices)]
+        if partners is not None:
+            partner_indices = tf.ensure_shape(partners[start:end], indices.shape)
+            batch += [tf.gather(self.images, partner_indices), tf.gather(self.labels, partner_indices)]
+        return batch
 
-    def __call__(self, order: np.ndarray) -> dict[str, float]:
-        loss, accuracy = self._epoch(tf.constant(order))
+    @staticmethod
+    def _mixes(mixes, first, end):
+        """The λs of batches ``first`` to ``end``, as a tuple of zero or one argument."""
+        return () if mixes is None else (tf.ensure_shape(mixes[first:end], [None]),)
+
+    def __call__(self, order: np.ndarray, partners: np.ndarray | None = None,
+                 mixes: np.ndarray | None = None) -> dict[str, float]:
+        """``partners``: each position's partner example (indices like ``order``); ``mixes``: each batch's λ."""
+        if self.mixup != (partners is not None and mixes is not None):
+            raise ValueError("a mixup runner takes partners and λs, and only a mixup runner does")
+        extra = () if partners is None else (tf.constant(partners), tf.constant(mixes, dtype=tf.float32))
+        loss, accuracy = self._epoch(tf.constant(order), *extra)
         return {"loss": float(loss), "accuracy": float(accuracy)}
 
 
@@ -298,6 +384,7 @@ def train(
     verbose: int = 0,
     xla: bool = True,
     steps_per_call: int = STEPS_PER_CALL,
+    mixup_alpha: float = 0.0,
 ) -> dict[str, list[float]]:
     """Train a compiled classifier like ``fit``; return its per-epoch history.
 
@@ -319,14 +406,24 @@ def train(
     ``fit``; there are no batch-level events, so ``TerminateOnNaN`` and a per-batch
     progress bar do nothing. ``xla=False`` runs the steps as a plain TensorFlow graph;
     ``steps_per_call`` sets how many steps one XLA program runs.
+
+    ``mixup_alpha=α`` (0: off) trains with mixup (``EpochRunner``, ``mixup_draws``). Its
+    reported ``accuracy`` counts a hit when the most probable class is the mixed batch's
+    dominant label (y when λ >= 0.5, else the partner's): what Keras' ``accuracy`` counts
+    against mixed one-hot targets. When the optimizer keeps a moving average of the
+    weights (``use_ema``), the model takes the average at the end, before
+    ``on_train_end``, as ``fit`` does; the per-epoch validation sees the raw weights.
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
+    if mixup_alpha < 0:
+        raise ValueError(f"mixup_alpha must be non-negative, got {mixup_alpha}")
     x_train, y_train = _prepared(train_data)
     extra: list[keras.callbacks.Callback] = [EpochTimer()]
     if test_data is not None:
         extra.append(EvaluateEachEpoch(*test_data, prefix="test"))
-    run_epoch = _program(EpochRunner, model, (x_train, y_train), batch_size, xla, steps_per_call)
+    mixup = mixup_alpha > 0
+    run_epoch = _program(EpochRunner, model, (x_train, y_train), batch_size, xla, steps_per_call, mixup)
     validate = _program(Evaluation, model, validation_data)
     callback_list = keras.callbacks.CallbackList(
         [*extra, *callbacks], add_history=True, add_progbar=verbose != 0, model=model,
@@ -334,13 +431,22 @@ def train(
     )
     model.stop_training = False
     callback_list.on_train_begin()
-    for epoch, order in enumerate(epoch_orders(len(x_train), seed, epochs)):
+    orders = epoch_orders(len(x_train), seed, epochs)
+    draws = mixup_draws(len(x_train), seed, epochs, batch_size, mixup_alpha) if mixup else [()] * epochs
+    for epoch, (order, draw) in enumerate(zip(orders, draws)):
         callback_list.on_epoch_begin(epoch)
-        logs = run_epoch(order)
+        if draw:
+            lambdas, partners = draw
+            logs = run_epoch(order, order[partners], lambdas)
+        else:
+            logs = run_epoch(order)
         logs.update({f"val_{name}": value for name, value in validate().items()})
         callback_list.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
+    # keras/src/backend/tensorflow/trainer.py, fit: after the last epoch, before on_train_end
+    # (so EarlyStopping's restore_best_weights comes after it). Without use_ema it does nothing.
+    model.optimizer.finalize_variable_values(model.trainable_variables)
     callback_list.on_train_end()
     return {name: [float(v) for v in values] for name, values in model.history.history.items()}
 

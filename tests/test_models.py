@@ -1,6 +1,7 @@
 """The notebook's models and the variants the chapters use."""
 
 import keras
+import numpy as np
 import pytest
 
 from snippets.models import build_mlp, notebook_model
@@ -39,9 +40,35 @@ def test_penalties_and_dropout():
     assert model.count_params() == 266_610  # regularizers add no parameters
 
 
+def test_max_norm_constrains_every_kernel_and_input_noise_follows_flatten():
+    model = build_mlp(max_norm=2.0, input_noise=0.3, seed=4)
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert len(dense) == 3
+    assert all(isinstance(layer.kernel_constraint, keras.constraints.MaxNorm) for layer in dense)
+    assert all(layer.kernel_constraint.max_value == 2.0 and layer.kernel_constraint.axis == 0 for layer in dense)
+    assert layer_kinds(model) == ["Flatten", "GaussianNoise", "Dense", "Dense", "Dense"]
+    assert model.layers[1].stddev == 0.3
+    assert model.count_params() == 266_610  # neither adds parameters
+    assert all(layer.kernel_constraint is None for layer in build_mlp().layers if isinstance(layer, keras.layers.Dense))
+    assert "GaussianNoise" not in layer_kinds(build_mlp(input_noise=0.0))
+
+
+def test_input_noise_is_seeded_by_the_models_seed():
+    ones = np.ones((2, 28, 28), np.float32)
+
+    def noise(seed):
+        return keras.ops.convert_to_numpy(build_mlp(input_noise=0.5, seed=seed).layers[1](ones.reshape(2, -1),
+                                                                                          training=True))
+
+    first = noise(3)
+    assert np.array_equal(first, noise(3)) and not np.array_equal(first, noise(4))
+    assert 0.3 < np.std(first - 1.0) < 0.7  # standard deviation 0.5 over 1,568 draws
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"batch_norm": "input"}, "batch_norm must be one of"), ({"dropout": 1.0}, "dropout"), ({"l2": -1}, "non-negative")],
+    [({"batch_norm": "input"}, "batch_norm must be one of"), ({"dropout": 1.0}, "dropout"), ({"l2": -1}, "non-negative"),
+     ({"max_norm": 0.0}, "max_norm is a positive radius"), ({"input_noise": -0.1}, "input_noise is a non-negative")],
 )
 def test_bad_arguments_are_explained(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -75,16 +75,21 @@ def test_every_executor_writes_the_same_results(tmp_path, local_cluster):
 def test_a_later_run_of_a_configuration_equals_a_fresh_one(tmp_path):
     """A worker reuses a configuration's compiled program for its next seeds: same numbers as a fresh process."""
     script = (
-        "import json, sys\n"
+        "import dataclasses, json, sys\n"
         "from snippets.studies.configs import study_configs\n"
         "from snippets.studies.runs import perform\n"
         "configs = study_configs('regularizers', ['none', 'batch_norm'])\n"
+        "none = configs[0]\n"
+        # Optimizer state beyond the step count (moving averages), a constraint, the mixup draws.
+        "configs += [dataclasses.replace(none, name='averaging', weight_averaging=0.9),\n"
+        "            dataclasses.replace(none, name='max_norm', model={'max_norm': 1.2}),\n"
+        "            dataclasses.replace(none, name='mixup_smoothing', mixup_alpha=0.2, label_smoothing=0.1)]\n"
         "out = {}\n"
         "for config in configs:\n"
         "    config = config.with_overrides(epochs=2, train_size=400)\n"
         "    for seed in map(int, sys.argv[1:]):\n"
         "        run = perform(config, seed)\n"
-        "        out[f'{config.name}-{seed}'] = [run['history']['loss'], run['final']]\n"
+        "        out[f'{config.name}-{seed}'] = [run['history']['loss'], run['final'], run['kernel_histogram']]\n"
         "print(json.dumps(out))\n"
     )
     def runs(*seeds):
@@ -94,9 +99,30 @@ def test_a_later_run_of_a_configuration_equals_a_fresh_one(tmp_path):
         return json.loads(done.stdout.strip().splitlines()[-1])
 
     together, alone = runs(0, 1), runs(1)
-    assert together["none-1"] == alone["none-1"]
-    assert together["batch_norm-1"] == alone["batch_norm-1"]
+    for name in ("none", "batch_norm", "averaging", "max_norm", "mixup_smoothing"):
+        assert together[f"{name}-1"] == alone[f"{name}-1"], name
     assert together["none-0"] != together["none-1"]  # the second seed really started afresh
+    # Each knob changes the run (averaging only the final weights: its training loss is the raw weights').
+    assert len({json.dumps(together[f"{name}-1"]) for name in ("none", "averaging", "max_norm", "mixup_smoothing")}) == 4
+    assert together["averaging-1"][1] != together["none-1"][1]
+
+
+def test_kernel_histogram_counts_every_kernel_value_in_fixed_bins():
+    import numpy as np
+
+    from snippets.models import build_mlp
+    from snippets.studies.runs import kernel_histogram
+
+    model = build_mlp(seed=0)
+    columns = np.where(np.arange(300) < 2, 5.0, 0.01).astype(np.float32)
+    model.layers[1].kernel.assign(np.tile(columns, (784, 1)))  # two columns of 5.0, the rest 0.01
+    histogram = kernel_histogram(model)
+    assert histogram["edges"] == pytest.approx(list(np.linspace(-0.3, 0.3, 61)))
+    assert len(histogram["counts"]) == 60 and all(type(c) is int for c in histogram["counts"])
+    assert sum(histogram["counts"]) == 784 * 300 + 300 * 100 + 100 * 10  # kernels only, no biases
+    assert histogram["counts"][-1] == 2 * 784  # values beyond 0.3 counted in the last bin
+    assert histogram["counts"][30] >= 298 * 784  # float32 0.01 lies in the bin [0, 0.01)
+    json.dumps(histogram)  # plain numbers, ready for the results file
 
 
 def _times_ten(value: int, marker: str | None = None) -> int:

@@ -11,7 +11,7 @@ training program (``train`` caches them on the model), and starts each further s
 from freshly initialized weights: the program is compiled once per configuration and
 worker, not once per run. A later run computes exactly what a fresh process would
 (tests/test_studies.py checks it). Models whose steps are not XLA-compiled (those with
-dropout or augmentation layers) are built anew for every run: reusing their graph did
+dropout, input noise or augmentation layers) are built anew for every run: reusing their graph did
 not reproduce a fresh run's numbers, and compiling a plain graph costs little.
 """
 
@@ -83,14 +83,21 @@ def augmentation_layer(settings: dict, seed: int):
 
 
 def build_compiled_model(config: RunConfig, seed: int):
-    """The configuration's model, initialized from ``seed``, compiled with SGD."""
+    """The configuration's model, initialized from ``seed``, compiled with SGD (keeping a moving
+    average of the weights with ``weight_averaging``) and its loss (label smoothing or not)."""
+    import keras
+
     from snippets.models import build_mlp
     from snippets.training import compile_like_notebook, seed_everything
 
     seed_everything(seed)
     augmentation = augmentation_layer(config.augmentation, seed) if config.augmentation else None
     model = build_mlp(augmentation=augmentation, seed=seed, **config.model)
-    return compile_like_notebook(model, learning_rate=config.learning_rate)
+    optimizer = None
+    if config.weight_averaging is not None:
+        optimizer = keras.optimizers.SGD(config.learning_rate, use_ema=True, ema_momentum=config.weight_averaging)
+    return compile_like_notebook(model, learning_rate=config.learning_rate, optimizer=optimizer,
+                                 label_smoothing=config.label_smoothing)
 
 
 class _Reusable:
@@ -98,20 +105,22 @@ class _Reusable:
 
     def __init__(self, model):
         self.model = model
-        self.initial_optimizer_state = None
 
     def start_from(self, fresh):
         """Make the kept model what ``fresh`` is: its weights, statistics, random-number states
-        and a new optimizer state. The compiled program, which refers to these variables, stays."""
+        and its optimizer's new state (step count zero, moving averages of the weights included).
+        The compiled program, which refers to these variables, stays."""
         kept, new = self.model.variables, fresh.variables
         if [v.shape for v in kept] != [v.shape for v in new]:
             raise RunSetupError("a configuration's model changed shape between runs")
         for variable, value in zip(kept, new):
             variable.assign(value)
-        optimizer = self.model.optimizer
-        if self.initial_optimizer_state is None:
-            self.initial_optimizer_state = [np.array(v) for v in optimizer.variables]
-        for variable, value in zip(optimizer.variables, self.initial_optimizer_state):
+        # The fresh optimizer, built as training builds it, holds exactly a new run's state.
+        fresh.optimizer.build(fresh.trainable_variables)
+        kept, new = self.model.optimizer.variables, fresh.optimizer.variables
+        if [v.shape for v in kept] != [v.shape for v in new]:
+            raise RunSetupError("a configuration's optimizer changed between runs")
+        for variable, value in zip(kept, new):
             variable.assign(value)
 
 
@@ -159,6 +168,7 @@ def run_one(config: RunConfig, seed: int) -> dict:
         batch_size=config.batch_size,
         test_data=test if config.test_each_epoch else None,
         callbacks=callbacks,
+        mixup_alpha=config.mixup_alpha,
     )
     final = {f"{split}_{metric}": value for split, data in (("train", train_data), ("val", validation), ("test", test))
              for metric, value in evaluate(model, data).items()}
@@ -167,8 +177,25 @@ def run_one(config: RunConfig, seed: int) -> dict:
         "final": final,
         "epochs_run": len(history["loss"]),
         "parameters": int(model.count_params()),
+        "kernel_histogram": kernel_histogram(model),
         "wall_seconds": time.perf_counter() - start,
     }
+
+
+#: The kernel histogram's fixed bin edges, the same for every run so that runs add up and compare.
+KERNEL_HISTOGRAM_EDGES = np.linspace(-0.3, 0.3, 61)
+
+
+def kernel_histogram(model) -> dict:
+    """Counts of all Dense kernel values of ``model`` in bins of ``KERNEL_HISTOGRAM_EDGES``;
+    values beyond the ends count in the end bins. What the penalties and constraints do to the weights."""
+    import keras
+
+    values = np.concatenate([layer.kernel.numpy().ravel() for layer in model.layers
+                             if isinstance(layer, keras.layers.Dense)])
+    edges = KERNEL_HISTOGRAM_EDGES
+    counts, _ = np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)
+    return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
 
 
 def perform(config: RunConfig, seed: int) -> dict:
