@@ -84,13 +84,18 @@ def snapshot(page, index: int) -> dict:
     return page.locator(VIEW).nth(index).evaluate(SNAPSHOT)
 
 
-def wait_for_change(page, index: int, before: dict, key: str = "curve_title") -> dict:
+def wait_for_change(page, index: int, before: dict, where: str, key: str = "curve_title") -> dict:
     """The snapshot once the learning-curve panel shows another knob value (its title says which)."""
-    page.wait_for_function(
-        f"([root, before]) => {{ const now = ({SNAPSHOT})(root); return now && JSON.stringify(now.{key}) !== before; }}",
-        arg=[page.locator(VIEW).nth(index).element_handle(), json.dumps(before[key])],
-        timeout=10000,
-    )
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            f"([root, before]) => {{ const now = ({SNAPSHOT})(root); return now && JSON.stringify(now.{key}) !== before; }}",
+            arg=[page.locator(VIEW).nth(index).element_handle(), json.dumps(before[key])],
+            timeout=10000,
+        )
+    except PlaywrightTimeout:
+        pytest.fail(f"{where}: the slider moved but the learning-curve panel was not redrawn within 10 s", pytrace=False)
     return snapshot(page, index)
 
 
@@ -122,7 +127,7 @@ def test_sweep_views_render_and_follow_the_slider(watched, sweep_pages, summary)
             slider.focus()
             key, step = ("ArrowLeft", -1) if start == top else ("ArrowRight", 1)
             page.keyboard.press(key)
-            moved = wait_for_change(page, index, first)
+            moved = wait_for_change(page, index, first, where)
             assert int(slider.input_value()) == start + step, f"{where}: {key} did not move the slider"
             text = slider.get_attribute("aria-valuetext")
             assert text and text.endswith(view.locator(".sweep-view__controls output").inner_text()), (
@@ -135,7 +140,7 @@ def test_sweep_views_render_and_follow_the_slider(watched, sweep_pages, summary)
             # Setting a value (as a pointer does): the far end from where it is.
             target = 0 if start + step > top // 2 else top
             slider.fill(str(target))
-            far = wait_for_change(page, index, moved)
+            far = wait_for_change(page, index, moved, where)
             assert int(slider.input_value()) == target
             assert far["curves"] not in (first["curves"], moved["curves"]), f"{where}: setting the value drew nothing new"
             checked += 1

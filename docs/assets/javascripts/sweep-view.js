@@ -67,8 +67,9 @@
     const zeroAt = positive.length ? Math.min(...positive) / 3 : 1;
     const xs = sweep.values.map((v) => (sweep.log_x && v <= 0 ? zeroAt : v));
     const summary = [], curves = [], histogram = [];
+    const top = sweep.best || {};
     for (const p of sweep.points) {
-      const best = p.series === sweep.best.series && p.index === sweep.best.index;
+      const best = p.series === top.series && p.index === top.index;
       summary.push({ series: p.series, index: p.index, x: xs[p.index], label: sweep.labels[p.index], best,
                      mean: p.metric.mean, low: p.metric.low, high: p.metric.high });
       for (const [key, kind] of Object.entries(CURVES)) {
@@ -113,7 +114,9 @@
       encoding: { y: { field: "low", type: "quantitative" }, y2: { field: "high" }, color } });
     const selected = { filter: "datum.index == selected" };
     const at = JSON.stringify(sweep.knob + " = ") + " + " + JSON.stringify(sweep.labels) + "[selected]";
-    const metricRange = extent(data.summary.flatMap((d) => [d.low, d.high]));
+    // Room above the highest band for the "best" label.
+    const [low, high] = extent(data.summary.flatMap((d) => [d.low, d.high]));
+    const metricRange = [low - 0.04 * (high - low), high + 0.12 * (high - low)];
 
     const overview = {
       width, height: 220,
@@ -189,7 +192,7 @@
         title: { color: theme.text, fontSize: 13, fontWeight: 600, anchor: "start" },
         axis: { labelColor: theme.muted, titleColor: theme.text, gridColor: theme.grid, domainColor: theme.domain,
                 tickColor: theme.domain, labelFontSize: 11, titleFontSize: 12, titleFontWeight: 600 },
-        legend: { labelColor: theme.text, titleColor: theme.text, labelFontSize: 12 },
+        legend: { labelColor: theme.text, titleColor: theme.text, labelFontSize: 12, symbolOpacity: 1 },
         line: { strokeWidth: 2 },
       },
     };
@@ -253,7 +256,7 @@
       p.metric.mean.toFixed(1) + "% (95% interval " + p.metric.low.toFixed(1) + " to " + p.metric.high.toFixed(1) +
       ", " + p.seeds + " seeds), training accuracy " + p.train.mean.toFixed(1) + "%").join("; ") + ".";
     state.label = () => {
-      const best = sweep.points.find((p) => p.series === sweep.best.series && p.index === sweep.best.index);
+      const best = sweep.best && sweep.points.find((p) => p.series === sweep.best.series && p.index === sweep.best.index);
       return sweep.title + ": " + sweep.metric + " against " + sweep.knob + " (" + sweep.labels.join(", ") +
         "), mean and 95% interval over seeds" + (sweep.series.length > 1 ? " for " + sweep.series.join(" and ") : "") +
         (best ? "; best " + sweep.knob + " = " + sweep.labels[best.index] +
