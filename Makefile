@@ -76,7 +76,7 @@ browser: ## make sure Chromium is installed (Debian package; installs it when ru
 test: setup browser $(AXE) ## the whole test suite
 	$(PY) -m pytest
 
-results: setup ## run both studies in full (finished runs are reused) and the speed benchmark
+results: setup ## run both studies and the sweeps in full (finished runs are reused) and the speed benchmark
 	$(PY) -m snippets study all $(STUDY_EXECUTOR)
 	$(MAKE) --no-print-directory $(BENCHMARK)
 

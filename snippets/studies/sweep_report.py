@@ -102,8 +102,11 @@ def view_data(sweep_runs: SweepRuns) -> dict:
                            "val_accuracy": _curve(runs, "val_accuracy")},
                 "histogram": _histogram(runs) if sweep.name in ("l2", "dropout") else None,
             })
+    noise = {r["config"]["label_noise"] > 0 for series in sweep_runs.runs for p in series for r in p}
     return {
         "sweep": sweep.name, "title": sweep.title, "knob": sweep.knob, "log_x": sweep.log_x,
+        "training_curve": {frozenset({True}): "training (noisy labels)", frozenset({False}): "training"}.get(
+            frozenset(noise), "training (labels as given)"),
         "metric": "Test accuracy (%)", "values": list(sweep.values), "labels": sweep_runs.labels(),
         "series": [series.label for series in sweep.series],
         "best": _best_json(sweep_runs),

@@ -1,7 +1,7 @@
 // Interactive sweep figures: every <div class="sweep-view"> on a page becomes a chart of a
 // sweep's metric against its knob, a slider over the knob's values, and the learning curves
 // (and kernel weight histogram) of the selected value. The numbers come from the sweep's JSON
-// file (docs/generated/sweep_<name>.json, written by the report); the page's own static SVG
+// file (docs/generated/sweep_<name>_view.json, written by the report); the page's own static SVG
 // inside the div stays for print and for readers without JavaScript. See README.md,
 // "Interactive figures", for the markdown a page uses.
 //
@@ -25,7 +25,8 @@
     slate: { text: "#e8e9ee", muted: "#c3c6d2", grid: "#3b3e4d", domain: "#9a9eb0", mark: "#ffffff",
              series: ["#9fa8ff", "#ffab91"] },
   };
-  const CURVES = { accuracy: "training (noisy labels)", val_accuracy: "validation" };
+  // The curves' names; the report says what the training labels are ("training (noisy labels)").
+  const curveNames = (sweep) => ({ accuracy: sweep.training_curve || "training", val_accuracy: "validation" });
 
   let vegaLoading = null;
   const views = [];
@@ -72,7 +73,7 @@
       const best = p.series === top.series && p.index === top.index;
       summary.push({ series: p.series, index: p.index, x: xs[p.index], label: sweep.labels[p.index], best,
                      mean: p.metric.mean, low: p.metric.low, high: p.metric.high });
-      for (const [key, kind] of Object.entries(CURVES)) {
+      for (const [key, kind] of Object.entries(curveNames(sweep))) {
         const c = p.curves[key];
         p.curves.epoch.forEach((epoch, i) => curves.push(
           { series: p.series, index: p.index, epoch, kind, mean: c.mean[i], low: c.low[i], high: c.high[i] }));
@@ -154,7 +155,7 @@
           encoding: { y: { field: "low", type: "quantitative" }, y2: { field: "high" }, color, detail: { field: "kind" } } },
         { mark: { type: "line", strokeWidth: 2 },
           encoding: { color, strokeDash: { field: "kind", type: "nominal", title: null,
-                                           scale: { domain: Object.values(CURVES), range: [[1, 0], [5, 3]] },
+                                           scale: { domain: Object.values(curveNames(sweep)), range: [[1, 0], [5, 3]] },
                                            legend: { orient: "bottom", direction: "horizontal" } } } },
       ],
     };
