@@ -33,7 +33,7 @@ def positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from snippets.studies.configs import DEFAULT_SEEDS, DEPENDENT_STUDIES, STUDIES
+    from snippets.studies.configs import DEPENDENT_STUDIES, SEEDS, STUDIES
     from snippets.studies.executors import SCHEDULER_ENVIRONMENT, default_workers
     from snippets.studies.results import DEFAULT_RESULTS_DIR
 
@@ -63,10 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         + "; ".join(f"{s}: {', '.join(n)}" for s, n in names.items())
         + "; sweeps: made from the regularizer study's results (it trains with that study's best technique), "
         "so it runs after that study; `all` runs the three in that order"
-        + ". Overriding --epochs or --train-size makes a different experiment, which the report labels as such.",
+        + ". Overriding --epochs or --train-size makes a different experiment, which the report labels as such "
+        "(--train-size leaves the training-set size sweep's sizes alone).",
     )
     study.add_argument("study", choices=(*STUDIES, *DEPENDENT_STUDIES, "all"), help="which study to run")
-    study.add_argument("--seeds", type=positive_int, default=DEFAULT_SEEDS, help="number of seeds, 0..N-1 (default %(default)s)")
+    study.add_argument("--seeds", type=positive_int,
+                       help="number of seeds, 0..N-1 (default: each study's own, "
+                       + ", ".join(f"{name} {n}" for name, n in SEEDS.items()) + ")")
     study.add_argument("--only", nargs="+", metavar="CONFIG", default=(), help="run only these configurations")
     study.add_argument("--epochs", type=positive_int, help="override the number of epochs (a smoke test)")
     study.add_argument("--train-size", type=positive_int, help="override the number of training images (a smoke test)")
@@ -178,7 +181,9 @@ def run_studies(args, parser: argparse.ArgumentParser) -> int:
     independent = [s for s in studies if s in STUDIES]
 
     def configs_of(names: list[str], made=None) -> list:
-        return [c.with_overrides(epochs=args.epochs, train_size=args.train_size)
+        # The training-set size sweep keeps its sizes (they are its knob) under --train-size.
+        return [c.with_overrides(epochs=args.epochs,
+                                 train_size=None if c.name.startswith("train_size-") else args.train_size)
                 for s in names for c in study_configs(s, args.only, made)]
 
     try:
@@ -205,15 +210,16 @@ def run_studies(args, parser: argparse.ArgumentParser) -> int:
     # SIGTERM (CI cancelling, `kill`) stops like Ctrl-C: finished runs are already on disk.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     progress = StudyProgress()
+    seeds = range(args.seeds) if args.seeds else None  # None: each study's own
     executor = None
     try:
         executor = make_executor(kind, workers=args.workers, scheduler=args.scheduler)
         if configs:
-            run_study(configs, range(args.seeds), executor, results_dir=args.results, force=args.force,
+            run_study(configs, seeds, executor, results_dir=args.results, force=args.force,
                       shard=shard, progress=progress)
         if "sweeps" in studies and not progress.failed:
             # Made now: they train with the best technique of the regularizer study's results.
-            run_study(configs_of(["sweeps"], sweep_configs(args.results)), range(args.seeds), executor,
+            run_study(configs_of(["sweeps"], sweep_configs(args.results)), seeds, executor,
                       results_dir=args.results, force=args.force, shard=shard, progress=progress)
     except KeyboardInterrupt:
         print(

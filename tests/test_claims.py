@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from snippets.studies.claims import ClaimError
-from snippets.studies.configs import DEFAULT_SEEDS, STUDIES
+from snippets.studies.configs import SEEDS, STUDIES
 from snippets.studies.report import write_report
 from snippets.studies.results import read_results, results_path, write_json_atomically
 from tests.conftest import run_cli
@@ -77,13 +77,13 @@ def study_results(tmp_path):
     """Both studies in full (every configuration, every seed), as the study's own runs."""
     folder = tmp_path / "results"
     for config in STUDIES["notebook"]:
-        for seed in range(DEFAULT_SEEDS):
+        for seed in range(SEEDS["notebook"]):
             history = notebook_history(config.name, config.epochs)
             write_json_atomically(results_path(folder, config, seed),
                                   fake_run(config, seed, NOTEBOOK[config.name][:3], history))
     for config in STUDIES["regularizers"]:
         epochs = 27 if config.early_stopping_patience else config.epochs
-        for seed in range(DEFAULT_SEEDS):
+        for seed in range(SEEDS["regularizers"]):
             history = regularizer_history(config, epochs)
             write_json_atomically(results_path(folder, config, seed),
                                   fake_run(config, seed, regularizer_final(config), history))
@@ -91,7 +91,7 @@ def study_results(tmp_path):
 
 
 def edit_runs(folder, study: str, name: str, change) -> None:
-    for seed in range(DEFAULT_SEEDS):
+    for seed in range(SEEDS[study]):
         config = next(c for c in STUDIES[study] if c.name == name)
         path = results_path(folder, config, seed)
         run = read_results(path)

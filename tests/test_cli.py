@@ -109,9 +109,16 @@ def test_interrupted_study_keeps_finished_runs_and_resumes(tmp_path):
 
 def test_smoke_study_covers_every_configuration(smoke_results):
     from snippets.studies.configs import STUDIES
+    from snippets.studies.selection import sweep_configs
 
-    for study, configs in STUDIES.items():
+    every = {study: list(configs) for study, configs in STUDIES.items()}
+    every["sweeps"] = list(sweep_configs(smoke_results))
+    assert len(every["sweeps"]) == 28
+    for study, configs in every.items():
         for config in configs:
             for seed in (0, 1):
                 run = read_results(smoke_results / study / config.name / f"seed-{seed}.json")
                 assert run["epochs_run"] == 1
+                # --train-size 400 applies everywhere but to the training-set size sweep, whose knob it is.
+                size = run["config"]["train_size"]
+                assert size == (config.train_size if config.name.startswith("train_size-") else 400), config.name

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from snippets.studies.configs import DEFAULT_SEEDS, STUDIES, sweep_study, sweeps
+from snippets.studies.configs import SEEDS, STUDIES, sweep_study, sweeps
 from snippets.studies.report import write_report
 from snippets.studies.results import load_study, write_json_atomically, results_path
 from snippets.studies.selection import SelectionError, best_config, chosen_strengths, sweep_configs
@@ -33,7 +33,7 @@ def sweep_final(name: str) -> tuple[float, float, float]:
 def with_sweeps(study_results):
     best = best_config(load_study(study_results, "regularizers"))
     for config in sweep_study(best):
-        for seed in range(DEFAULT_SEEDS):
+        for seed in range(SEEDS["sweeps"]):
             history = regularizer_history(next(c for c in STUDIES["regularizers"] if c.name == "none"), config.epochs)
             write_json_atomically(results_path(study_results, config, seed),
                                   fake_run(config, seed, sweep_final(config.name), history))
@@ -70,7 +70,8 @@ def test_the_report_writes_every_sweep_from_its_points_runs(with_sweeps, tmp_pat
     for sweep in sweeps(best):
         view = json.loads((out / f"sweep_{sweep.name}_view.json").read_text())
         assert len(view["points"]) == len(sweep.values) * len(sweep.series)
-        assert all(p["seeds"] == DEFAULT_SEEDS for p in view["points"])
+        # A point of the regularizer study has its seeds; a point of the sweeps study, the sweeps'.
+        assert {p["seeds"] for p in view["points"]} <= {SEEDS["regularizers"], SEEDS["sweeps"]}
         assert (out / f"sweep_{sweep.name}_figure.svg").read_text().startswith("<svg")
         findings = (out / f"sweep_{sweep.name}_findings.md").read_text()
         assert ("Best on validation" in findings) == sweep.chosen and "**Cost**: " in findings
@@ -81,7 +82,7 @@ def test_the_report_writes_every_sweep_from_its_points_runs(with_sweeps, tmp_pat
     # Every width of the sweeps study as good as the narrowest: their differences are not resolved;
     # 300 units is the regularizer study's baseline, which the fakes make 0.7 points better.
     width = (out / "sweep_width_table.md").read_text().splitlines()
-    assert [line.split(" |")[0] for line in width if "**not resolved** at 5 seeds" in line] == ["| 50", "| 100", "| 600"]
+    assert [line.split(" |")[0] for line in width if f"**not resolved** at {SEEDS['sweeps']} seeds" in line] == ["| 50", "| 100", "| 600"]
     assert width[5].startswith("| 300 |") and width[5].endswith(", resolved |")
     # The regularized series is 3 points better up to 8,000 images, and not at 55,000.
     sizes = (out / "sweep_train_size_table.md").read_text().splitlines()

@@ -167,7 +167,7 @@ def notebook_findings(results: StudyResults, numbers: Numbers) -> list:
         "divides near-constant border pixels by their tiny standard deviations (see "
         "[the batch normalization chapter](../chapters/batch-normalization.md)).\n",
         f"- **What this does not show.** One architecture, one learning rate ({config.learning_rate}), "
-        f"{config.epochs} epochs, seeds {seeds_text()}. Batch normalization's main practical benefit, tolerating much "
+        f"{config.epochs} epochs, seeds {seeds_text('notebook')}. Batch normalization's main practical benefit, tolerating much "
         "larger learning rates (Bjorck et al., 2018), is not tested by a comparison at one small learning rate; "
         "the [batch norm and learning rate sweep](sweeps/batch-norm-learning-rate.md) tests it. "
         "The seeds give a confidence interval, not a guarantee. ", sampling, "\n",
@@ -225,7 +225,7 @@ def regime(regularizers: StudyResults, notebook: StudyResults, numbers: Numbers)
         f"- **Long training**: up to {small.epochs} epochs at a learning rate of {small.learning_rate} "
         f"({ratio:g} times the notebook's {full.learning_rate}), ", nearly_all, "\n",
         f"- **Same everything else**: the notebook's 784-300-100-10 MLP, SGD, batch size {small.batch_size}, "
-        f"seeds {seeds_text()}.\n",
+        f"seeds {seeds_text('regularizers')}.\n",
     ]
 
 

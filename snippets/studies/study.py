@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from snippets.studies.configs import RunConfig
+from snippets.studies.configs import SEEDS, RunConfig
 from snippets.studies.results import (
     DEFAULT_RESULTS_DIR,
     RESULTS_FORMAT,
@@ -73,13 +73,15 @@ class StudyProgress:
     failed: list[str] = field(default_factory=list)
 
 
-def plan_runs(configs: list[RunConfig], seeds: Iterable[int], results_dir: Path, force: bool = False,
+def plan_runs(configs: list[RunConfig], seeds: Iterable[int] | None, results_dir: Path, force: bool = False,
               shard: Shard | None = None) -> tuple[list[Run], list[Run]]:
-    """(runs to do, runs already done), in the study's order; a shard keeps every N-th run."""
+    """(runs to do, runs already done), in the study's order; a shard keeps every N-th run.
+    ``seeds=None``: each configuration's study's own seeds (``configs.SEEDS``)."""
     versions, fingerprint = library_versions(), code_fingerprint()
+    seeds = None if seeds is None else list(seeds)
     everything = [
         Run(config, seed, results_path(results_dir, config, seed), run_key(config, seed, versions, fingerprint))
-        for config in configs for seed in seeds
+        for config in configs for seed in (seeds if seeds is not None else range(SEEDS[config.study]))
     ]
     if shard is not None:
         everything = [run for position, run in enumerate(everything) if shard.keeps(position)]
@@ -118,7 +120,7 @@ def _duration(seconds: float) -> str:
 
 def run_study(
     configs: list[RunConfig],
-    seeds: Iterable[int],
+    seeds: Iterable[int] | None,
     executor,
     results_dir: Path = DEFAULT_RESULTS_DIR,
     force: bool = False,
@@ -126,9 +128,9 @@ def run_study(
     log: Callable[[str], None] | None = None,
     progress: StudyProgress | None = None,
 ) -> StudyProgress:
-    """Run every configuration with every seed on ``executor``, skipping runs already finished."""
+    """Run every configuration with every seed (``None``: its study's own) on ``executor``,
+    skipping runs already finished."""
     progress = progress if progress is not None else StudyProgress()
-    seeds = list(seeds)
     todo, done = plan_runs(configs, seeds, results_dir, force, shard)
     progress.reused += len(done)
     bar = Progress(len(todo), log)

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from snippets.data import NOTEBOOK_VALIDATION_SIZE
-from snippets.studies.configs import DEFAULT_SEEDS, STUDIES
+from snippets.studies.configs import SEEDS, STUDIES
 from snippets.studies.results import StudyResults
 from snippets.studies.statistics import METRICS, comparisons, summarize, value
 
@@ -297,8 +297,8 @@ def recipe(study: str):
     return configs[0]
 
 
-def seeds_text() -> str:
-    return f"{0} to {DEFAULT_SEEDS - 1}"
+def seeds_text(study: str) -> str:
+    return f"{0} to {SEEDS[study] - 1}"
 
 
 def notebook_settings(results: StudyResults) -> str:
@@ -318,7 +318,7 @@ def notebook_settings(results: StudyResults) -> str:
                       + (" (Keras' default)" if c.learning_rate == default else f" (Keras' default is {default})")
                       + ", no momentum"],
         ["Batch size, epochs", f"{c.batch_size}, {c.epochs}"],
-        ["Seeds", f"{seeds_text()}; a seed fixes the initial weights and the order of the examples"],
+        ["Seeds", f"{seeds_text('notebook')}; a seed fixes the initial weights and the order of the examples"],
         ["Shuffling", "a new order of the training set in every epoch"],
         ["Parameters", parameters],
     ]
@@ -330,7 +330,7 @@ def common_settings(study: str) -> str:
     return (
         f"Common to all: {training_images(first):,} training images"
         + (f" with {first.label_noise:.0%} of their labels replaced by a wrong class" if first.label_noise else "")
-        + f", SGD with learning rate {first.learning_rate}, batch size {first.batch_size}, up to {first.epochs} epochs, seeds {seeds_text()}.\n\n"
+        + f", SGD with learning rate {first.learning_rate}, batch size {first.batch_size}, up to {first.epochs} epochs, seeds {seeds_text(study)}.\n\n"
     )
 
 

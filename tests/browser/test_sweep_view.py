@@ -100,7 +100,10 @@ def wait_for_change(page, index: int, before: dict, where: str, key: str = "curv
 
 
 def test_the_site_has_sweep_views(sweep_pages, summary):
+    from snippets.studies.generated import SWEEP_NAMES
+
     summary["sweep_views"] = {"pages": len(sweep_pages), "views": sum(sweep_pages.values())}
+    assert sum(sweep_pages.values()) >= len(SWEEP_NAMES), f"one view per sweep expected, found {sweep_pages}"
 
 
 def test_sweep_views_render_and_follow_the_slider(watched, sweep_pages, summary):
