@@ -6,10 +6,11 @@ import shutil
 
 import pytest
 
-from snippets.studies.configs import STUDIES
-from snippets.studies.generated import PAGE_OF_PREFIX
+from snippets.studies.configs import STUDIES, TECHNIQUES
+from snippets.studies.generated import PAGE_OF_PREFIX, SWEEP_NAMES
 from snippets.studies.report import write_report
 from snippets.studies.results import load_study, read_results, write_json_atomically
+from snippets.studies.selection import chosen_strengths
 from snippets.studies.site_check import check_site
 from snippets.studies.statistics import comparisons, holm, summarize
 
@@ -38,7 +39,7 @@ def test_holm_adjusts_as_the_step_down_procedure_does():
 def test_comparisons_correct_every_test_against_the_baseline(results):
     runs = load_study(results, "regularizers").runs
     found = comparisons(runs, "none", "final.test_accuracy")
-    assert sorted(found) == sorted(set(runs) - {"none"}) and len(found) == 7
+    assert sorted(found) == sorted(set(runs) - {"none"}) and len(found) == len(STUDIES["regularizers"]) - 1
     assert [d["p_holm"] for d in found.values()] == pytest.approx(holm([d["p"] for d in found.values()]))
     assert all(d["p_holm"] >= d["p"] for d in found.values())
 
@@ -46,7 +47,8 @@ def test_comparisons_correct_every_test_against_the_baseline(results):
 def test_report_writes_every_table_and_figure(results, tmp_path):
     out = tmp_path / "generated"
     summary = write_report(results, out)
-    assert "notebook: 6 runs" in summary and "regularizers: 16 runs" in summary
+    assert "notebook: 6 runs" in summary and f"regularizers: {2 * len(STUDIES['regularizers'])} runs" in summary
+    assert f"sweeps: {2 * 28} runs" in summary
     table = (out / "notebook_table.md").read_text()
     for name in ("plain", "batchnorm", "batchnorm_hidden"):
         assert f"| `{name}` | 2 |" in table
@@ -54,7 +56,8 @@ def test_report_writes_every_table_and_figure(results, tmp_path):
     assert "Holm's method for the 2 comparisons with `plain`" in table
     assert "| Train − test gap (pts) |" in table
     regularizers = (out / "regularizers_table.md").read_text()
-    assert "Noisy-label train − clean test (pts)" in regularizers and "for the 7 comparisons with `none`" in regularizers
+    # One row per technique, at its strength kept on validation: 12 comparisons with the baseline.
+    assert "Noisy-label train − clean test (pts)" in regularizers and "for the 12 comparisons with `none`" in regularizers
     for name in ("notebook_settings.md", "notebook_findings.md", "regularizers_regime.md", "regularizers_tuning.md"):
         assert (out / name).read_text().strip(), name
     claim = (out / "notebook_claim.md").read_text()
@@ -65,8 +68,11 @@ def test_report_writes_every_table_and_figure(results, tmp_path):
     assert "| Simard et al. (2003), as quoted by Srivastava et al. (2014, Table 2) |" in literature
     assert [line for line in literature.splitlines() if "1.60" in line] == [
         line for line in literature.splitlines() if "Simard" in line]
-    for config in STUDIES["regularizers"]:
-        assert "Measured over 2 seeds" in (out / f"regularizers_{config.name}.md").read_text()
+    for technique in TECHNIQUES:
+        assert "Measured over 2 seeds" in (out / f"regularizers_{technique.name}.md").read_text()
+    for sweep in SWEEP_NAMES:
+        assert "| 2 |" in (out / f"sweep_{sweep}_table.md").read_text()
+        assert json.loads((out / f"sweep_{sweep}_view.json").read_text())["points"]
     for figure in ("notebook_curves.svg", "regularizers_curves.svg", "regularizers_gap.svg"):
         assert (out / figure).read_text().startswith("<svg")
     provenance = (out / "notebook_provenance.md").read_text()
@@ -89,12 +95,12 @@ def test_one_training_accuracy_in_table_and_summaries(results, tmp_path):
     out = tmp_path / "generated"
     write_report(results, out)
     table = (out / "regularizers_table.md").read_text()
-    for config in STUDIES["regularizers"]:
-        runs = [read_results(results / "regularizers" / config.name / f"seed-{s}.json") for s in (0, 1)]
+    for technique, name in chosen_strengths(load_study(results, "regularizers")).items():
+        runs = [read_results(results / "regularizers" / name / f"seed-{s}.json") for s in (0, 1)]
         evaluated = 100 * sum(r["final"]["train_accuracy"] for r in runs) / 2
-        summary = (out / f"regularizers_{config.name}.md").read_text()
+        summary = (out / f"regularizers_{technique}.md").read_text()
         assert f"evaluated after training: {evaluated:.2f}%" in summary
-        assert f"| `{config.name}` | 2 | {evaluated:.2f} ±" in table
+        assert f"| `{technique}` | 2 | {evaluated:.2f} ±" in table
 
 
 def test_same_results_same_report(results, tmp_path):

@@ -24,7 +24,7 @@ from snippets.studies.study import Shard, plan_runs
 from tests.conftest import run_cli
 
 TINY = ["--seeds", "2", "--epochs", "2", "--train-size", "400"]
-TINY_CONFIGS = ["none", "dropout", "early_stopping", "augmentation"]  # XLA, graph with random numbers, callbacks, augmentation
+TINY_CONFIGS = ["none", "dropout-0.4", "early_stopping", "augmentation"]  # XLA, graph with random numbers, callbacks, augmentation
 # What legitimately differs between two runs of the same inputs: the clock and the command line.
 TIMING_FIELDS = {"wall_seconds", "finished", "command"}
 
@@ -188,8 +188,18 @@ def test_shards_split_a_study_into_disjoint_parts_that_cover_it(tmp_path):
     whole, _ = plan_runs(configs, range(5), tmp_path)
     parts = [plan_runs(configs, range(5), tmp_path, shard=Shard(i, 3))[0] for i in (1, 2, 3)]
     keys = [run.key for part in parts for run in part]
-    assert sorted(keys) == sorted(run.key for run in whole) and len(set(keys)) == len(whole) == 40
+    assert sorted(keys) == sorted(run.key for run in whole) and len(set(keys)) == len(whole) == 5 * len(configs)
     assert max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
+def test_each_study_runs_its_own_seeds_unless_told(tmp_path):
+    from snippets.studies.configs import SEEDS
+
+    configs = study_configs("notebook")[:1] + study_configs("regularizers")[:1]
+    todo, _ = plan_runs(configs, None, tmp_path)
+    assert [run.seed for run in todo] == [*range(SEEDS["notebook"]), *range(SEEDS["regularizers"])]
+    todo, _ = plan_runs(configs, range(2), tmp_path)
+    assert [run.seed for run in todo] == [0, 1, 0, 1]
 
 
 def _fake_run(folder: Path, name: str, seed: int, key: str, accuracy: float = 0.9, seconds: float = 1.0) -> Path:

@@ -98,3 +98,12 @@ def test_sweep_pages_say_how_to_get_results_when_there_are_none(tmp_path):
     write_report(tmp_path / "nothing", out)
     assert "No results yet" in (out / "sweep_l2_table.md").read_text()
     assert (out / "sweep_l2_view.json").read_text() == "{}"
+
+
+def test_the_command_line_refuses_the_sweeps_before_the_regularizer_study(tmp_path):
+    from tests.conftest import run_cli
+
+    done = run_cli("study", "sweeps", "--results", str(tmp_path / "empty"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "run `python -m snippets study regularizers` first" in done.stderr
+    assert not (tmp_path / "empty").exists()  # nothing trained, nothing written

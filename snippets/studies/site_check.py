@@ -47,7 +47,8 @@ def check_site(results_dir: Path, site_dir: Path, generated_dir: Path = GENERATE
         except ClaimError as error:
             return 0, [str(error)]
         fresh = json.loads((Path(scratch) / "numbers.json").read_text())["numbers"]
-        for path in sorted(Path(scratch).glob("*.md")):
+        # The pages' text and the data the sweeps' interactive views draw.
+        for path in sorted([*Path(scratch).glob("*.md"), *Path(scratch).glob("sweep_*_view.json")]):
             published = Path(generated_dir) / path.name
             if not published.exists() or published.read_text() != path.read_text():
                 problems.append(f"{published}: differs from a fresh report of {results_dir}; run `python -m snippets report`")

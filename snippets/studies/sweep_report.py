@@ -60,10 +60,12 @@ def _percent(s: dict) -> dict:
     return {key: (None if math.isnan(s[key]) else round(100 * s[key], 3)) for key in ("mean", "low", "high")}
 
 
-def _best_index(sweep_runs: SweepRuns) -> tuple[int, int]:
-    """(series, point) with the highest mean validation accuracy: the choice is made on validation."""
+def _best_index(sweep_runs: SweepRuns, only: int | None = None) -> tuple[int, int]:
+    """(series, point) with the highest mean validation accuracy (in series ``only`` if given):
+    the choice is made on validation."""
     scored = [(np.mean([value(r, METRICS["val"]) for r in runs]), s, i)
-              for s, series in enumerate(sweep_runs.runs) for i, runs in enumerate(series) if runs]
+              for s, series in enumerate(sweep_runs.runs) for i, runs in enumerate(series)
+              if runs and only in (None, s)]
     _, s, i = max(scored, key=lambda t: (t[0], -t[1], -t[2]))
     return s, i
 
@@ -170,12 +172,12 @@ def _mark_best(ax, sweep_runs: SweepRuns, x) -> None:
                 fmt="*", markersize=14, color="black", capsize=4, label="best on validation (test, 95% CI)")
 
 
-def resolved_text(delta: dict, numbers: Numbers, where: str) -> str:
+def resolved_text(delta: dict, numbers: Numbers, where: str, unit: str = "") -> str:
     """A paired difference in points with its 95% interval, and whether the seeds resolve its sign."""
     sign = "+" if delta["mean"] > 0 else ""
     verdict = ("resolved" if delta["low"] > 0 or delta["high"] < 0
                else f"**not resolved** at {delta['n']} seeds (the interval contains zero)")
-    return (f"{sign}{numbers.pct(delta['mean'], where)} [{numbers.pct(delta['low'], where + ' low')}, "
+    return (f"{sign}{numbers.pct(delta['mean'], where)}{unit} [{numbers.pct(delta['low'], where + ' low')}, "
             f"{numbers.pct(delta['high'], where + ' high')}], {verdict}")
 
 
@@ -212,6 +214,41 @@ def sweep_table(sweep_runs: SweepRuns, numbers: Numbers) -> str:
     return markdown_table(header, rows, align="l" + "r" * (len(header) - 1))
 
 
+def _best_text(sweep_runs: SweepRuns, series: int, numbers: Numbers) -> str:
+    """The best point of one series on validation, its test interval, and its difference to the first value."""
+    sweep, labels = sweep_runs.sweep, sweep_runs.labels()
+    s, i = _best_index(sweep_runs, only=series)
+    runs = sweep_runs.runs[s][i]
+    name = sweep.series[s].label
+    where = f"sweep {sweep.name} {name} best"
+    test = summarize([value(r, METRICS["test"]) for r in runs])
+    val = summarize([value(r, METRICS["val"]) for r in runs])
+    text = (f"- **Best on validation{f' ({name})' if len(sweep.series) > 1 else ''}**: {sweep.knob} = {labels[i]}, "
+            f"mean validation accuracy {numbers.pct(val['mean'], where + ' val')}%. Its test accuracy: "
+            f"{numbers.pct(test['mean'], where + ' test')}% (95% CI {numbers.ci(test, where + ' test')}, "
+            f"{len(runs)} seeds).")
+    reference = sweep_runs.runs[s][0]
+    delta = paired_difference(runs, reference, METRICS["test"]) if i != 0 and reference else None
+    if delta:
+        text += (f" Against {sweep.knob} = {labels[0]}, paired by seed: "
+                 f"{resolved_text(delta, numbers, where + ' vs first', ' points of test accuracy')}.")
+    return text + "\n"
+
+
+def _bests_compared(sweep_runs: SweepRuns, numbers: Numbers) -> str:
+    """Each series at its own best value: which value is larger, and the paired test difference."""
+    sweep, labels = sweep_runs.sweep, sweep_runs.labels()
+    (_, i0), (_, i1) = _best_index(sweep_runs, only=0), _best_index(sweep_runs, only=1)
+    delta = paired_difference(sweep_runs.runs[1][i1], sweep_runs.runs[0][i0], METRICS["test"])
+    if delta is None:
+        return ""
+    order = "the same as" if i1 == i0 else ("larger than" if i1 > i0 else "smaller than")
+    return (f"- **Each at its best**: the best {sweep.knob} of {sweep.series[1].label} ({labels[i1]}) is {order} "
+            f"that of {sweep.series[0].label} ({labels[i0]}); {sweep.series[1].label} at its best − "
+            f"{sweep.series[0].label} at its best: "
+            f"{resolved_text(delta, numbers, f'sweep {sweep.name} bests', ' points of test accuracy')}.\n")
+
+
 def sweep_findings(sweep_runs: SweepRuns, numbers: Numbers) -> str:
     """For a knob to choose: the best point on validation with its test interval and its difference to
     the first value. For two series: where their difference is resolved. And what the sweep cost."""
@@ -219,21 +256,10 @@ def sweep_findings(sweep_runs: SweepRuns, numbers: Numbers) -> str:
     labels = sweep_runs.labels()
     text = ""
     if sweep.chosen:
-        s, i = _best_index(sweep_runs)
-        runs = sweep_runs.runs[s][i]
-        where = f"sweep {sweep.name} best"
-        test = summarize([value(r, METRICS["test"]) for r in runs])
-        val = summarize([value(r, METRICS["val"]) for r in runs])
-        series = f" ({sweep.series[s].label})" if len(sweep.series) > 1 else ""
-        text += (f"- **Best on validation**: {sweep.knob} = {labels[i]}{series}, mean validation accuracy "
-                 f"{numbers.pct(val['mean'], where + ' val')}%. Its test accuracy: "
-                 f"{numbers.pct(test['mean'], where + ' test')}% (95% CI {numbers.ci(test, where + ' test')}, "
-                 f"{len(runs)} seeds).\n")
-        reference = sweep_runs.runs[s][0]
-        delta = paired_difference(runs, reference, METRICS["test"]) if i != 0 and reference else None
-        if delta:
-            text += (f"- **Against {sweep.knob} = {labels[0]}** (same series, paired by seed): "
-                     f"{resolved_text(delta, numbers, where + ' vs first')} points of test accuracy.\n")
+        for s, series in enumerate(sweep.series):  # the best of each series, chosen on validation
+            text += _best_text(sweep_runs, s, numbers)
+        if len(sweep.series) == 2:
+            text += _bests_compared(sweep_runs, numbers)
     if len(sweep.series) == 2:
         resolved = []
         for i, label in enumerate(labels):

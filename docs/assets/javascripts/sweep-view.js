@@ -148,7 +148,8 @@
       title: { text: { expr: JSON.stringify("Learning curves at ") + " + " + at } },
       data: { values: data.curves },
       transform: [selected],
-      encoding: { x: { field: "epoch", type: "quantitative", title: "Epoch", scale: { nice: false } },
+      encoding: { x: { field: "epoch", type: "quantitative", title: "Epoch", scale: { nice: false },
+                       axis: { tickMinStep: 1, format: "d" } },
                   y: y("Accuracy (%)", curveRange) },
       layer: [
         { mark: { type: "area", opacity: 0.2 },
