@@ -106,7 +106,7 @@ def config_name(technique: str, strength: float) -> str:
 _SHIFTS = {"translate": 0.1, "rotate": 0.03}
 TECHNIQUES = (
     Technique("none", "No regularization"),
-    Technique("l1", "L1 penalty on every kernel", "λ", (3e-4, 1e-3), lambda s: {"model": {"l1": s}}),
+    Technique("l1", "L1 penalty on every kernel", "λ", (3e-4, 1e-3, 3e-3), lambda s: {"model": {"l1": s}}),
     # From none to too much: the L2 sweep of the sweeps pages reads these runs.
     Technique("l2", "L2 penalty on every kernel", "λ", (1e-4, 1e-3, 3e-3, 1e-2, 3e-2),
               lambda s: {"model": {"l2": s}}),
@@ -117,16 +117,16 @@ TECHNIQUES = (
     Technique("batch_norm", "Batch norm after each hidden layer", fixed={"model": {"batch_norm": "hidden"}}),
     Technique("augmentation", "Random shifts and small rotations of the training images",
               fixed={"augmentation": _SHIFTS}),
-    Technique("label_smoothing", "Label smoothing of the cross-entropy's targets", "ε", (0.1, 0.3),
+    Technique("label_smoothing", "Label smoothing of the cross-entropy's targets", "ε", (0.1, 0.3, 0.5),
               lambda s: {"label_smoothing": s}),
-    Technique("max_norm", "Max-norm constraint on every kernel's columns, with dropout 0.5", "c", (1.5, 3.0),
+    Technique("max_norm", "Max-norm constraint on every kernel's columns, with dropout 0.5", "c", (1.0, 1.5, 3.0),
               lambda s: {"model": {"max_norm": s, "dropout": 0.5}}),
-    Technique("gaussian_noise", "Gaussian noise added to the input pixels", "σ", (0.2, 0.5),
+    Technique("gaussian_noise", "Gaussian noise added to the input pixels", "σ", (0.2, 0.5, 0.8),
               lambda s: {"model": {"input_noise": s}}),
-    Technique("mixup", "Mixup of pairs of training images and their labels", "α", (0.2, 1.0),
+    Technique("mixup", "Mixup of pairs of training images and their labels", "α", (0.2, 1.0, 4.0),
               lambda s: {"mixup_alpha": s}),
     Technique("weight_averaging", "Exponential moving average of the weights, used after training", "momentum",
-              (0.99, 0.999), lambda s: {"weight_averaging": s}),
+              (0.99, 0.999, 0.9995), lambda s: {"weight_averaging": s}),
     Technique("combined", "Lighter dropout, augmentation and early stopping together",
               fixed={"model": {"dropout": 0.3}, "augmentation": _SHIFTS, "early_stopping_patience": 10}),
 )

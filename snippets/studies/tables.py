@@ -354,5 +354,10 @@ def strengths_table(results: StudyResults, numbers: Numbers) -> str:
                      technique.knob or "–", "; ".join(tried),
                      (f"`{kept}`" if kept else "–")])
     header = ["Technique", "What it adds", "Strength", "Mean validation accuracy (%) per strength tried", "Kept"]
-    return common_settings("regularizers") + markdown_table(header, rows, align="lllll")
+    # A strength kept at an end of its grid says the best one may lie beyond what was tried.
+    edges = [f"`{t.name}` ({'largest' if chosen[t.name] == t.configs()[-1].name else 'smallest'} tried)"
+             for t in TECHNIQUES if len(t.strengths) > 1 and chosen.get(t.name) in (t.configs()[0].name, t.configs()[-1].name)]
+    note = (f"\nKept at an end of the strengths tried, so a strength beyond them may do better: {', '.join(edges)}.\n"
+            if edges else "")
+    return common_settings("regularizers") + markdown_table(header, rows, align="lllll") + note
 
