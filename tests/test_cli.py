@@ -28,7 +28,7 @@ def test_help_documents_every_command():
 @pytest.mark.parametrize(
     "args, expected",
     [
-        (["study", "mnist"], "invalid choice: 'mnist' (choose from 'notebook', 'regularizers', 'all')"),
+        (["study", "mnist"], "invalid choice: 'mnist' (choose from 'notebook', 'regularizers', 'sweeps', 'all')"),
         (["study", "notebook", "--epochs", "0"], "expected a positive whole number, got 0"),
         (["study", "notebook", "--seeds", "-2"], "expected a positive whole number, got -2"),
         (["study", "notebook", "--seeds", "three"], "expected a positive whole number, got 'three'"),
