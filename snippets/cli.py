@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("study", choices=(*STUDIES, *DEPENDENT_STUDIES, "all"), help="which study to run")
     study.add_argument("--seeds", type=positive_int,
                        help="number of seeds, 0..N-1 (default: each study's own, "
-                       + ", ".join(f"{name} {n}" for name, n in SEEDS.items()) + ")")
+                       + ", ".join(f"{name} {n}" for name, n in SEEDS.items())
+                       + "; the learning-rate sweep's points 10)")
     study.add_argument("--only", nargs="+", metavar="CONFIG", default=(), help="run only these configurations")
     study.add_argument("--epochs", type=positive_int, help="override the number of epochs (a smoke test)")
     study.add_argument("--train-size", type=positive_int, help="override the number of training images (a smoke test)")

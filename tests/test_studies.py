@@ -200,6 +200,12 @@ def test_each_study_runs_its_own_seeds_unless_told(tmp_path):
     assert [run.seed for run in todo] == [*range(SEEDS["notebook"]), *range(SEEDS["regularizers"])]
     todo, _ = plan_runs(configs, range(2), tmp_path)
     assert [run.seed for run in todo] == [0, 1, 0, 1]
+    # The learning-rate sweep's points run more seeds than their study (configs.MORE_SEEDS).
+    from snippets.studies.configs import REGULARIZER_STUDY, sweep_study
+
+    swept = {c.name: c for c in sweep_study(REGULARIZER_STUDY[0])}
+    todo, _ = plan_runs([swept["learning_rate-1-plain"], swept["width-16"]], None, tmp_path)
+    assert [run.seed for run in todo] == [*range(10), *range(SEEDS["sweeps"])]
 
 
 def _fake_run(folder: Path, name: str, seed: int, key: str, accuracy: float = 0.9, seconds: float = 1.0) -> Path:

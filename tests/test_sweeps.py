@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from snippets.studies.configs import SEEDS, STUDIES, sweep_study, sweeps
+from snippets.studies.configs import SEEDS, STUDIES, seeds_for, sweep_study, sweeps
 from snippets.studies.report import write_report
 from snippets.studies.results import load_study, write_json_atomically, results_path
 from snippets.studies.selection import SelectionError, best_config, chosen_strengths, sweep_configs
@@ -33,7 +33,7 @@ def sweep_final(name: str) -> tuple[float, float, float]:
 def with_sweeps(study_results):
     best = best_config(load_study(study_results, "regularizers"))
     for config in sweep_study(best):
-        for seed in range(SEEDS["sweeps"]):
+        for seed in range(seeds_for(config)):
             history = regularizer_history(next(c for c in STUDIES["regularizers"] if c.name == "none"), config.epochs)
             write_json_atomically(results_path(study_results, config, seed),
                                   fake_run(config, seed, sweep_final(config.name), history))
@@ -70,12 +70,14 @@ def test_the_report_writes_every_sweep_from_its_points_runs(with_sweeps, tmp_pat
     for sweep in sweeps(best):
         view = json.loads((out / f"sweep_{sweep.name}_view.json").read_text())
         assert len(view["points"]) == len(sweep.values) * len(sweep.series)
-        # A point of the regularizer study has its seeds; a point of the sweeps study, the sweeps'.
-        assert {p["seeds"] for p in view["points"]} <= {SEEDS["regularizers"], SEEDS["sweeps"]}
+        # Each point has its configuration's seeds: its study's, or more (the learning-rate sweep).
+        assert {p["seeds"] for p in view["points"]} <= {SEEDS["regularizers"], SEEDS["sweeps"], 10}
         assert (out / f"sweep_{sweep.name}_figure.svg").read_text().startswith("<svg")
         findings = (out / f"sweep_{sweep.name}_findings.md").read_text()
         assert ("Best on validation" in findings) == sweep.chosen and "**Cost**: " in findings
         assert (view["best"] is not None) == sweep.chosen
+    rates = json.loads((out / "sweep_batch_norm_learning_rate_view.json").read_text())
+    assert {p["seeds"] for p in rates["points"]} == {10}
     l2 = json.loads((out / "sweep_l2_view.json").read_text())
     assert l2["values"][0] == 0 and l2["best"] == {"series": l2["series"][0], "index": len(l2["values"]) - 1}
     assert l2["points"][1]["histogram"] is None  # the fakes carry no weights

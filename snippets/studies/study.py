@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from snippets.studies.configs import SEEDS, RunConfig
+from snippets.studies.configs import RunConfig, seeds_for
 from snippets.studies.results import (
     DEFAULT_RESULTS_DIR,
     RESULTS_FORMAT,
@@ -76,12 +76,12 @@ class StudyProgress:
 def plan_runs(configs: list[RunConfig], seeds: Iterable[int] | None, results_dir: Path, force: bool = False,
               shard: Shard | None = None) -> tuple[list[Run], list[Run]]:
     """(runs to do, runs already done), in the study's order; a shard keeps every N-th run.
-    ``seeds=None``: each configuration's study's own seeds (``configs.SEEDS``)."""
+    ``seeds=None``: each configuration's own number of seeds (``configs.seeds_for``)."""
     versions, fingerprint = library_versions(), code_fingerprint()
     seeds = None if seeds is None else list(seeds)
     everything = [
         Run(config, seed, results_path(results_dir, config, seed), run_key(config, seed, versions, fingerprint))
-        for config in configs for seed in (seeds if seeds is not None else range(SEEDS[config.study]))
+        for config in configs for seed in (seeds if seeds is not None else range(seeds_for(config)))
     ]
     if shard is not None:
         everything = [run for position, run in enumerate(everything) if shard.keeps(position)]
