@@ -1,6 +1,9 @@
 # The Regularization Handbook: every target sets up what it needs on a fresh machine.
-#   make test    the whole test suite (unit, docs code blocks, site build, browser)
-#   make serve   run the studies (cached), build the site with their results, serve it
+#   make test       the test suite: unit, docs code blocks, a site built from smoke studies, browser
+#   make test-fast  the inner loop: unit and docs tests that do not train (and the rest from the demo cache)
+#   make check      the reader's run: the wheel in a fresh environment, every page's copied code uncached,
+#                   against the site `make site` built (CI runs it as a stage of its own)
+#   make serve      run the studies (cached), build the site with their results, serve it
 SHELL := /bin/bash
 export NO_MKDOCS_2_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
@@ -29,7 +32,7 @@ WORKERS ?=
 SCHEDULER ?=
 STUDY_EXECUTOR := $(if $(SCHEDULER),--scheduler $(SCHEDULER),$(if $(WORKERS),--workers $(WORKERS)))
 
-.PHONY: help setup data assets browser test results report site serve bench clean
+.PHONY: help setup data assets browser test test-fast check results report site serve bench clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -73,8 +76,15 @@ browser: ## make sure Chromium is installed (Debian package; installs it when ru
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium > /dev/null; \
 	  else echo "Chromium is missing: run 'sudo apt-get install chromium' (Debian/Ubuntu) and try again." >&2; exit 1; fi; }
 
-test: setup browser $(AXE) ## the whole test suite
+test: setup browser $(AXE) ## the test suite (the reader's run is `make check`)
 	$(PY) -m pytest
+
+test-fast: setup ## unit and docs tests, without the browser and the tests that train
+	$(PY) -m pytest -m "not browser and not trains"
+
+check: setup browser $(AXE) ## the reader's run and the browser tests, against the site in site/ (after make site)
+	@test -f site/index.html || { echo "no built site in site/: run 'make site' first" >&2; exit 1; }
+	HANDBOOK_SITE="$(CURDIR)/site" $(PY) -m pytest -m browser --reader-run -p no:cacheprovider tests/browser
 
 results: setup ## run both studies and the sweeps in full (finished runs are reused) and the speed benchmark
 	$(PY) -m snippets study all $(STUDY_EXECUTOR)

@@ -13,6 +13,11 @@ Python fences written in the pages; fewer is a failure, never a silent skip. A p
 Python blocks that was not collected at all fails the run too, unless the run was
 narrowed on purpose (-k, -m, --deselect, --last-failed, or file arguments that leave
 out the docs folder).
+
+The reader's run (tests marked ``reader_run``: the handbook's wheel installed into a fresh
+environment, every page's copied code run there uncached) takes minutes of training, so it
+is deselected unless ``--reader-run`` asks for it: ``make check`` runs it against the built
+site, and ``.ci/run`` runs ``make check`` as a stage of its own. The run says so in its summary.
 """
 
 from __future__ import annotations
@@ -29,6 +34,37 @@ ROOT = Path(__file__).resolve().parent
 DOCS = Path(os.environ.get("HANDBOOK_DOCS", ROOT / "docs")).resolve()  # another folder only in tests of this check
 
 PYTHON_FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*\{?\s*\.?(python|py|python3)\b")
+
+
+READER_RUN = "reader_run"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--reader-run", action="store_true",
+                     help="also run the reader's run: the wheel in a fresh environment, every page's copied code "
+                          "uncached (make check)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect the reader's run unless --reader-run asks for it; the summary names what was left out."""
+    if config.getoption("--reader-run"):
+        return
+    left_out = [item for item in items if item.get_closest_marker(READER_RUN)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not item.get_closest_marker(READER_RUN)]
+        config.stash[READER_RUN_LEFT_OUT] = [item.name for item in left_out]
+
+
+READER_RUN_LEFT_OUT = pytest.StashKey[list]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    left_out = config.stash.get(READER_RUN_LEFT_OUT, [])
+    if left_out:
+        terminalreporter.write_line(
+            f"reader's run: {len(left_out)} test(s) deselected ({', '.join(left_out)}); "
+            "`make check` runs them against the built site (`pytest --reader-run`)")
 
 
 @pytest.hookimpl(tryfirst=True)  # before the plugin's own CommonMark parser, however plugins were loaded

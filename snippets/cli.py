@@ -176,7 +176,7 @@ def run_studies(args, parser: argparse.ArgumentParser) -> int:
     from snippets.studies.configs import DEPENDENT_STUDIES, STUDIES, study_configs
     from snippets.studies.executors import SCHEDULER_ENVIRONMENT, ExecutorError, make_executor
     from snippets.studies.selection import SelectionError, sweep_configs
-    from snippets.studies.study import Shard, StudyProgress, run_study
+    from snippets.studies.study import ResultsWriteError, Shard, StudyProgress, run_study
 
     studies = [*STUDIES, *DEPENDENT_STUDIES] if args.study == "all" else [args.study]
     independent = [s for s in studies if s in STUDIES]
@@ -229,7 +229,7 @@ def run_studies(args, parser: argparse.ArgumentParser) -> int:
             file=sys.stderr,
         )
         return 130
-    except (MnistDataError, ExecutorError, SelectionError) as error:
+    except (MnistDataError, ExecutorError, SelectionError, ResultsWriteError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     finally:

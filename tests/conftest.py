@@ -18,6 +18,32 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ["--seeds", "2", "--epochs", "1", "--train-size", "400"]
 
+#: What makes a test train (``trains`` marker, left out by ``make test-fast``): the fixtures that
+#: run a smoke study or build a site, the tests of a page's demonstrations (test_<page module>.py,
+#: which train or run seeded simulations), the training loop's tests, and these by name.
+TRAINING_FIXTURES = {"smoke_results", "built_site", "results", "local_cluster"}
+TRAINING_MODULES = {"test_training.py"}
+TRAINING_TESTS = {
+    "test_one_epoch_run_writes_a_valid_results_file", "test_interrupted_study_keeps_finished_runs_and_resumes",
+    "test_a_later_run_of_a_configuration_equals_a_fresh_one", "test_a_killed_worker_loses_only_its_task_which_is_retried_once",
+    "test_the_command_line_prints_no_tensorflow_start_up_lines", "test_tiny_benchmark_run_writes_a_valid_file",
+}
+
+
+def page_modules() -> set[str]:
+    """test_<module>.py of every chapter and part II page (docs/chapters/l1-l2.md: test_l1_l2.py)."""
+    pages = [*(ROOT / "docs" / "chapters").glob("*.md"), *(ROOT / "docs" / "beyond").glob("*.md")]
+    return {f"test_{page.stem.replace('-', '_')}.py" for page in pages}
+
+
+def pytest_collection_modifyitems(config, items):
+    modules = TRAINING_MODULES | page_modules()
+    for item in items:
+        name = Path(str(item.path)).name
+        if (name in modules or getattr(item, "originalname", item.name) in TRAINING_TESTS
+                or TRAINING_FIXTURES & set(getattr(item, "fixturenames", ()))):
+            item.add_marker(pytest.mark.trains)
+
 
 def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
     """``python -m snippets ARGS`` in a fresh process, as a user runs it."""

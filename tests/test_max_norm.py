@@ -46,12 +46,23 @@ def test_trained_norms_stay_within_c_only_with_the_constraint():
     assert str(table["units with norm >= c, layer 1"].dtype).startswith("int")  # printed as counts
 
 
-def test_dropout_with_max_norm_beats_dropout_alone_here():
+def test_plain_fits_every_image_and_dropout_does_not():
     table = mn.max_norm_table()
-    assert table.loc["dropout + max-norm", "held-out accuracy"] > table.loc["dropout", "held-out accuracy"] + 0.005
     # Dropout lowers the (inference-mode) training accuracy; the plain MLP fits every image.
     assert table.loc["plain", "training accuracy"] == 1.0
     assert table.loc["dropout", "training accuracy"] < 0.99
+
+
+def test_over_seeds_the_page_gets_every_seeds_pair_and_its_difference():
+    """The page states no direction for max-norm with dropout: over five seeds its sign
+    differs from one CPU to another (seed 0: +1.7 points with AVX-512, -0.4 with the
+    instruction set pinned to AVX2), so its sentence is computed from this table."""
+    seeds = mn.max_norm_over_seeds()
+    assert list(seeds.index) == list(mn.SEEDS) and len(mn.SEEDS) >= 5
+    difference = 100 * (seeds["dropout + max-norm"] - seeds["dropout"])
+    assert np.allclose(seeds["difference (points)"], difference)
+    # Every seed trains both settings to well above chance on the held-out images.
+    assert (seeds[["dropout", "dropout + max-norm"]] > 0.85).all().all()
 
 
 def test_norm_histograms_draw_every_unit():

@@ -182,8 +182,8 @@ def test_runs_from_several_cpu_models_are_flagged(results, tmp_path):
     write_json_atomically(path, {**run, "cpu": "Another CPU 1000"})
     write_report(results, tmp_path / "generated")
     provenance = (tmp_path / "generated" / "notebook_provenance.md").read_text()
-    assert "2 different CPU models" in provenance and "Another CPU 1000" in provenance
-    assert "different CPU models" not in (tmp_path / "generated" / "regularizers_provenance.md").read_text()
+    assert "2 different CPUs or instruction sets" in provenance and "Another CPU 1000" in provenance
+    assert "different CPUs or instruction sets" not in (tmp_path / "generated" / "regularizers_provenance.md").read_text()
 
 
 def test_figures_draw_the_results_means(results):

@@ -274,3 +274,98 @@ def test_the_command_line_prints_no_tensorflow_start_up_lines(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     for noise in ("cuInit", "cuda drivers", "absl::InitializeLog", "oneDNN custom operations"):
         assert noise not in done.stderr + done.stdout
+
+
+CODE_SOURCE = '''"""A module."""
+
+import math
+
+
+class Model:
+    """A model."""
+
+    def fit(self, epochs=3):
+        """Fit."""
+        return math.floor(epochs * 0.5)
+
+
+async def fetch():
+    """Fetch."""
+    return 1
+'''
+
+
+def test_the_code_form_ignores_comments_docstrings_and_layout():
+    from snippets.code_form import code_form
+
+    original = code_form(CODE_SOURCE)
+    commented = CODE_SOURCE.replace("import math\n", "import math  # for floor\n# a note\n\n")
+    documented = (CODE_SOURCE.replace('"""A module."""', '"""Another text."""')
+                  .replace('"""A model."""', '"""A model,\n    on two lines."""')
+                  .replace('"""Fit."""', "'Fit it.'").replace('"""Fetch."""', '"""Fetch it."""'))
+    reformatted = CODE_SOURCE.replace("math.floor(epochs * 0.5)", "math.floor(\n            epochs * 0.5\n        )")
+    for edited in (commented, documented, reformatted):
+        assert code_form(edited) == original
+    # A changed number or an added statement is other code.
+    assert code_form(CODE_SOURCE.replace("0.5", "0.25")) != original
+    assert code_form(CODE_SOURCE.replace("    return 1\n", "    print(1)\n    return 1\n")) != original
+
+
+def test_the_code_fingerprint_keeps_when_only_a_comment_changes(tmp_path):
+    from snippets.studies.results import CODE_MODULES, PACKAGE, code_fingerprint
+
+    def copy_with(folder: Path, addition: str) -> Path:
+        """The four code modules copied into ``folder``, training.py with ``addition`` at its end."""
+        for name in CODE_MODULES:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text((PACKAGE / name).read_text() + (addition if name == "training.py" else ""))
+        return folder
+
+    assert code_fingerprint(copy_with(tmp_path / "commented", "\n# a new comment\n")) == code_fingerprint()
+    assert code_fingerprint(copy_with(tmp_path / "changed", "\nEXTRA = 1\n")) != code_fingerprint()
+
+
+def test_a_full_disk_stops_the_study_saying_what_is_saved_and_how_to_resume(monkeypatch, tmp_path):
+    from snippets.studies import study
+    from snippets.studies.results import code_fingerprint, library_versions
+
+    def fake_perform(config, seed):  # an outcome without training
+        return {"history": {"accuracy": [0.5]}, "final": {"train_accuracy": 0.5, "val_accuracy": 0.5,
+                                                          "test_accuracy": 0.5},
+                "epochs_run": 1, "wall_seconds": 1.0, "versions": library_versions(), "code": code_fingerprint()}
+
+    writes, real_write = [], study.write_json_atomically
+
+    def write_until_the_disk_is_full(path, payload):
+        writes.append(path)
+        if len(writes) == 2:
+            raise OSError(28, "No space left on device")
+        real_write(path, payload)
+
+    monkeypatch.setattr(study, "perform", fake_perform)
+    monkeypatch.setattr(study, "write_json_atomically", write_until_the_disk_is_full)
+    with pytest.raises(study.ResultsWriteError) as raised:
+        study.run_study(study_configs("regularizers")[:1], range(3), InProcess(), results_dir=tmp_path,
+                        log=lambda line: None)
+    message = str(raised.value)
+    assert str(writes[1]) in message and "No space left on device" in message
+    assert "1 run(s) of this invocation are saved" in message and "run the same command again to resume" in message
+    assert len(list(tmp_path.rglob("seed-*.json"))) == 1
+
+
+def test_the_cpu_is_recorded_with_its_instruction_set_and_any_pin(monkeypatch):
+    from snippets.studies import results
+
+    cpuinfo = {"model name": "Test CPU", "flags": "fpu sse2 avx avx2 fma avx512f avx512bw"}
+    monkeypatch.setattr(results, "_cpuinfo", lambda field: cpuinfo.get(field, ""))
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    assert results.cpu_model() == "Test CPU, AVX-512"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # oneDNN alone: XLA still uses AVX-512
+    assert results.cpu_model() == "Test CPU, AVX-512 (partly pinned: oneDNN AVX2, XLA unpinned)"
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_max_isa=AVX2")
+    assert results.cpu_model() == "Test CPU, AVX2 (pinned; the CPU has AVX-512)"
+    cpuinfo["flags"] = "fpu sse2 avx avx2 fma"
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    monkeypatch.delenv("XLA_FLAGS")
+    assert results.cpu_model() == "Test CPU, AVX2"

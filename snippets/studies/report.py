@@ -66,9 +66,9 @@ def provenance(results: StudyResults) -> str:
         )
     if len(cpus) > 1:
         warnings.append(
-            f"These runs come from **{len(cpus)} different CPU models** (see above). The same seed can give "
-            "different numbers on different instruction sets, so runs of one configuration are not exact "
-            "repeats of each other across machines; differences between configurations are still paired by seed."
+            f"These runs come from **{len(cpus)} different CPUs or instruction sets** (see above). The same seed "
+            "can give different numbers on another CPU or instruction set, so runs of one configuration are not "
+            "exact repeats of each other across machines; differences between configurations are still paired by seed."
         )
     if results.nonstandard:
         warnings.append(

@@ -2,11 +2,12 @@
 
 A results file holds the run's per-epoch history, final train/validation/test
 metrics, wall time, the full configuration, library versions, the git commit, the
-CPU and a *key*: a hash of the configuration, the seed, the training code and the
-library versions. A finished run whose key still matches is never rerun; a run made
-by other code is rerun. Files are written to a temporary name and then renamed, so
-an interrupted study never leaves half a file behind. ``load_study`` reads a study's
-folder back for the report, checking each file against the study's configurations.
+CPU and a *key*: a hash of the configuration, the seed, the training code (its syntax
+tree: comments and docstrings do not count) and the library versions. A finished run
+whose key still matches is never rerun; a run made by other code is rerun. Files are
+written to a temporary name and then renamed, so an interrupted study never leaves
+half a file behind. ``load_study`` reads a study's folder back for the report,
+checking each file against the study's configurations.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from snippets.code_form import code_form
 from snippets.studies.configs import STUDIES, RunConfig
 
 RESULTS_FORMAT = 1
@@ -51,12 +53,12 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def code_fingerprint() -> str:
-    """A hash of the modules that decide a run's numbers."""
+def code_fingerprint(package: Path = PACKAGE) -> str:
+    """A hash of the code (``code_form``) of the modules that decide a run's numbers."""
     digest = hashlib.sha256()
     for name in CODE_MODULES:
         digest.update(name.encode())
-        digest.update((PACKAGE / name).read_bytes())
+        digest.update(code_form((Path(package) / name).read_text(encoding="utf-8")).encode())
     return digest.hexdigest()[:16]
 
 
@@ -76,14 +78,49 @@ def git_commit(paths: tuple[str, ...] = ("snippets",)) -> str:
         return "unknown"
 
 
-def cpu_model() -> str:
+def _cpuinfo(field: str) -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.split(":", 1)[0].strip() == field:
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return ""
+
+
+#: x86 vector instruction sets from the widest down, as /proc/cpuinfo, oneDNN and XLA name them.
+VECTOR_SETS = (("avx512f", "AVX512_CORE", "AVX-512"), ("avx2", "AVX2", "AVX2"), ("avx", "AVX", "AVX"))
+
+
+def instruction_sets() -> str:
+    """The widest x86 vector instruction set this process computes with: the CPU's, or the
+    one ``ONEDNN_MAX_CPU_ISA`` and XLA's ``--xla_cpu_max_isa`` pin both libraries to.
+
+    Kernels round differently on different sets, so the same seed can give other numbers;
+    "" on a CPU that is not x86.
+    """
+    flags = set(_cpuinfo("flags").split())
+    widest = next((i for i, (flag, _, _) in enumerate(VECTOR_SETS) if flag in flags), None)
+    if widest is None:
+        return ""
+    onednn = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+    xla = next((f.split("=", 1)[1].upper() for f in os.environ.get("XLA_FLAGS", "").split()
+                if f.startswith("--xla_cpu_max_isa=")), "")
+    if not onednn and not xla:
+        return VECTOR_SETS[widest][2]
+    pinned = next((i for i, (_, name, _) in enumerate(VECTOR_SETS) if name == onednn == xla), None)
+    if pinned is not None and pinned >= widest:
+        return f"{VECTOR_SETS[pinned][2]} (pinned; the CPU has {VECTOR_SETS[widest][2]})"
+    return f"{VECTOR_SETS[widest][2]} (partly pinned: oneDNN {onednn or 'unpinned'}, XLA {xla or 'unpinned'})"
+
+
+def cpu_model() -> str:
+    """The CPU's model name and the vector instruction set this process uses, e.g.
+    ``AMD EPYC 7763 64-Core Processor, AVX2``: results files and the benchmark record it, and
+    the report warns when a study's runs come from more than one."""
+    name = _cpuinfo("model name") or platform.processor() or platform.machine()
+    isa = instruction_sets()
+    return f"{name}, {isa}" if isa else name
 
 
 def run_key(config: RunConfig, seed: int, versions: dict[str, str], fingerprint: str) -> str:

@@ -6,7 +6,8 @@ one shard of the rest (``--shard I/N``, for CI matrix jobs), and hands the rest 
 an executor, longest first. Each outcome is checked (same code and library versions
 as here) and written to its results file as soon as it arrives; a failed run is
 reported and the others go on. Ctrl-C or SIGTERM cancels what has not finished and
-keeps everything that has.
+keeps everything that has; so does a results file that cannot be written (a full
+disk: ``ResultsWriteError``).
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ class Run:
     @property
     def label(self) -> str:
         return f"{self.config.label} seed {self.seed}"
+
+
+class ResultsWriteError(RuntimeError):
+    """A results file that cannot be written (a full disk, say); the runs saved before it are kept."""
 
 
 @dataclass
@@ -151,16 +156,24 @@ def run_study(
                 progress.failed.append(f"{run.label}: {problem}")
                 bar.finish_one(f"{run.label}: FAILED, {problem}")
                 continue
-            write_json_atomically(run.path, {
-                "format": RESULTS_FORMAT,
-                "key": run.key,
-                "config": dataclasses.asdict(run.config),
-                "seed": run.seed,
-                **outcome,
-                "commit": commit,
-                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "command": " ".join(sys.argv),
-            })
+            try:
+                write_json_atomically(run.path, {
+                    "format": RESULTS_FORMAT,
+                    "key": run.key,
+                    "config": dataclasses.asdict(run.config),
+                    "seed": run.seed,
+                    **outcome,
+                    "commit": commit,
+                    "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "command": " ".join(sys.argv),
+                })
+            except OSError as error:
+                # Nothing half-written is left (write_json_atomically), so the same command resumes.
+                raise ResultsWriteError(
+                    f"cannot write {run.path}: {error.strerror or error}. {progress.trained} run(s) of this "
+                    f"invocation are saved in {results_dir}; free some space and run the same command again "
+                    "to resume."
+                ) from error
             progress.trained += 1
             final = outcome["final"]
             bar.finish_one(

@@ -459,6 +459,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         f"inline figures drawn: {sum(v.figures_drawn for v in light)} of {sum(v.figures for v in light)}"
     )
     write(f"code blocks with a copy button: {sum(v.copy_buttons for v in light)} of {sum(v.code_blocks for v in light)}")
+    if "copied_compared" in data:
+        write(f"copied code = the page's source (what the docs tests ran): {data['copied_compared']} blocks compared")
     if "copy_run" in data:
         run = data["copy_run"]
         write(

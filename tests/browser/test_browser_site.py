@@ -13,12 +13,15 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import re
+import shutil
 import subprocess
+import sys
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from snippets.data import default_data_dir
 from snippets.demo_cache import ENV_VAR as DEMO_CACHE
@@ -168,7 +171,64 @@ def test_no_serious_accessibility_violation(visits, summary):
     assert not problems, "axe-core found serious or critical violations:\n" + listing(problems)
 
 
-# Copy = run
+# Copy = run: what a copy button gives is what the tests ran, and the wheel holds what it imports
+
+SNIPPETS_IMPORT = re.compile(r"^\s*(?:from|import)\s+(snippets(?:\.\w+)*)", re.M)
+
+
+def shown_blocks(path: str) -> list[str] | None:
+    """The Python blocks of a page's Markdown source as a reader sees them, in page order
+    (the docs tests run these, with any hidden lines); None for a page that is not Markdown."""
+    stem = path.strip("/") or "index"
+    source = next((p for p in (DOCS / f"{stem}.md", DOCS / stem / "index.md") if p.exists()), None)
+    if source is None:
+        return None
+    return [cell.text for cell in page_cells(source.read_text("utf8")) if cell.kind == "code"]
+
+
+def normalized(code: str) -> str:
+    return "\n".join(line.rstrip() for line in code.strip("\n").splitlines())
+
+
+def test_copied_code_is_the_code_the_docs_tests_run(visits, summary):
+    """Block for block, the clipboard holds what the page's source shows: the code the docs
+    tests ran (tests/conftest.py counts them), so the reader's run in `make check` runs it too."""
+    problems, compared = {}, 0
+    for path, v in light(visits).items():
+        shown = shown_blocks(path)
+        if shown is None:
+            continue
+        copied = [normalized(code) for code in v.python_copied]
+        expected = [normalized(code) for code in shown]
+        if copied != expected:
+            first = next((i for i, (a, b) in enumerate(zip(copied, expected)) if a != b), min(len(copied), len(expected)))
+            problems[path] = [f"{len(copied)} blocks copied, {len(expected)} in the source; they first differ at block "
+                              f"{first + 1}"]
+        compared += len(copied)
+    summary["copied_compared"] = compared
+    assert compared, "no Python block was copied from any page"
+    assert not problems, "copied code that is not the page's source:\n" + listing(problems)
+
+
+def test_the_wheel_holds_every_module_the_pages_import(visits, tmp_path):
+    """Every ``snippets`` module that copied code imports is in the wheel a reader installs."""
+    import zipfile
+
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "snippets", source / "snippets", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
+                           str(tmp_path / "wheels"), str(source)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (wheel,) = (tmp_path / "wheels").glob("regularization_handbook-*.whl")
+    packaged = set(zipfile.ZipFile(wheel).namelist())
+    imported = {name for v in light(visits).values() for code in v.python_copied
+                for name in SNIPPETS_IMPORT.findall(code)}
+    assert imported, "no copied block imports the handbook's package"
+    missing = sorted(name for name in imported
+                     if f"{name.replace('.', '/')}.py" not in packaged and f"{name.replace('.', '/')}/__init__.py" not in packaged)
+    assert not missing, f"modules the pages import that the wheel lacks: {missing}"
 
 
 def reader_environment() -> dict[str, str]:
@@ -182,6 +242,7 @@ def reader_environment() -> dict[str, str]:
     return env
 
 
+@pytest.mark.reader_run
 def test_the_reader_imports_the_installed_wheel(reader_python, scratch_dir):
     """The copied code runs against the wheel in the reader's environment, not the checkout."""
     probe = "import snippets, snippets.studies; print(snippets.__file__)"
@@ -192,6 +253,7 @@ def test_the_reader_imports_the_installed_wheel(reader_python, scratch_dir):
     assert "site-packages" in location.parts and ROOT not in location.parents, location
 
 
+@pytest.mark.reader_run
 def test_copied_code_runs_without_the_demo_cache(monkeypatch, tmp_path, reader_python):
     monkeypatch.setenv(DEMO_CACHE, str(tmp_path / "demos"))
     env = reader_environment()
@@ -202,6 +264,7 @@ def test_copied_code_runs_without_the_demo_cache(monkeypatch, tmp_path, reader_p
     assert done.stdout.strip() == "None"  # the decorated demonstrations run uncached
 
 
+@pytest.mark.reader_run
 def test_copied_python_runs(visits, scratch_dir, reader_python, summary):
     """Each page's Python blocks, as its copy buttons give them, run in order in a fresh process
     of a reader's environment: the handbook installed from its wheel, outside the repository."""
