@@ -22,6 +22,7 @@ site, and ``.ci/run`` runs ``make check`` as a stage of its own. The run says so
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -70,6 +71,22 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 @pytest.hookimpl(tryfirst=True)  # before the plugin's own CommonMark parser, however plugins were loaded
 def pytest_markdown_docs_markdown_it():
     return HandbookParser()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Keep pytest's output capture on while a docs block runs, so that the tables and SVG figures
+    the pages print show only for a block that fails. pytest-markdown-docs 0.9.2 turns capture off
+    around each block (``capman.global_and_fixture_disabled``), which put every figure in the log."""
+    capman = item.config.pluginmanager.getplugin("capturemanager")
+    if not item.get_closest_marker("markdown-docs") or capman is None:
+        return (yield)
+    disabled = capman.global_and_fixture_disabled
+    capman.global_and_fixture_disabled = contextlib.nullcontext
+    try:
+        return (yield)
+    finally:
+        capman.global_and_fixture_disabled = disabled
 
 
 def count_python_fences(path: Path) -> int:

@@ -85,7 +85,8 @@ import numpy as np
 def summary(runs, early_epoch=3):
     """Mean ± sd over the seeds of each model's accuracies, as a text table (in %).
 
-    The last column is fit's training accuracy in epoch ``early_epoch`` (training mode).
+    The sd is the sample standard deviation (ddof=1), as in the studies. The last
+    column is fit's training accuracy in epoch ``early_epoch`` (training mode).
     """
     columns = {"training": "train", "validation": "validation", "gap": "gap"}
     lines = [f"{'':<12}" + "".join(f"{title:>16}" for title in columns)
@@ -94,10 +95,10 @@ def summary(runs, early_epoch=3):
         cells = []
         for key in columns.values():
             values = 100 * np.array([run[key] for run in model_runs])
-            cells.append(f"{values.mean():>9.1f} ± {values.std():.1f}")
+            cells.append(f"{values.mean():>9.1f} ± {values.std(ddof=1):.1f}")
         early = 100 * np.array([run["history_train"][early_epoch - 1] for run in model_runs])
         lines.append(f"{name:<12}" + "".join(f"{cell:>16}" for cell in cells)
-                     + f"{early.mean():>15.1f} ± {early.std():.1f}")
+                     + f"{early.mean():>15.1f} ± {early.std(ddof=1):.1f}")
     mean = {name: {key: 100 * np.mean([run[key] for run in model_runs]) for key in columns.values()}
             for name, model_runs in runs.items()}
     lines.append("batch norm minus plain, in points: " + ", ".join(

@@ -71,6 +71,26 @@ def test_a_failing_block_names_the_page_and_line(tmp_path):
     assert "page.md::[CodeFence#1][line:6]" in done.stdout and "broken example" in done.stdout
 
 
+def test_a_blocks_output_shows_only_when_it_fails(tmp_path):
+    """Pages print tables and SVG figures: a passing block keeps its output out of the log."""
+    page(tmp_path / "docs", '''
+        # Page
+
+        ```python
+        print("quiet when it passes")
+        ```
+
+        ```python
+        print("shown with its failure")
+        raise ValueError("broken example")
+        ```
+        ''')
+    done = run_docs_tests(tmp_path / "docs")
+    assert done.returncode != 0
+    assert "quiet when it passes" not in done.stdout
+    assert "shown with its failure" in done.stdout and "Captured stdout call" in done.stdout
+
+
 def test_a_block_that_does_not_run_fails_the_session(tmp_path):
     page(tmp_path / "docs", '''
         # Page

@@ -109,3 +109,24 @@ def test_the_command_line_refuses_the_sweeps_before_the_regularizer_study(tmp_pa
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "run `python -m snippets study regularizers` first" in done.stderr
     assert not (tmp_path / "empty").exists()  # nothing trained, nothing written
+
+
+def test_a_sweep_adjusts_its_comparisons_with_holm(with_sweeps, tmp_path):
+    """Every difference a sweep page reports is one of a family, Holm-adjusted over it."""
+    from snippets.studies.statistics import holm
+    from snippets.studies.sweep_report import comparisons, sweep_runs
+
+    best = best_config(load_study(with_sweeps, "regularizers"))
+    studies = {"regularizers": load_study(with_sweeps, "regularizers"),
+               "sweeps": load_study(with_sweeps, "sweeps", list(sweep_study(best)))}
+    for found in sweep_runs(best.name, studies):
+        family = comparisons(found)
+        values = len(found.sweep.values)
+        # The table's last column (one per value; one-series sweeps compare with the first value).
+        assert len(family) >= (values if len(found.sweep.series) == 2 else values - 1)
+        p = [d["p"] for d in family.values()]
+        assert [d["p_holm"] for d in family.values()] == holm(p)
+        assert all(d["p_holm"] >= d["p"] and d["family"] == len(family) for d in family.values())
+    write_report(with_sweeps, tmp_path / "generated")
+    findings = (tmp_path / "generated" / "sweep_train_size_findings.md").read_text()
+    assert "Holm-adjusted p below 0.05 over the" in findings

@@ -149,15 +149,18 @@ def notebook_findings(results: StudyResults, numbers: Numbers) -> list:
     se_test = math.sqrt(p_test * (1 - p_test) / MNIST_TEST_IMAGES)
     means = [float(np.mean([value(r, METRICS["val"]) for r in runs[n]])) for n in names]
     gaps = sorted(abs(a - b) for i, a in enumerate(means) for b in means[i + 1:])
+    # The comparison's words follow the ratio, so the sentence says what was measured.
     ratio = se_val / float(np.median(gaps))
+    size = ("about the size of" if 0.5 <= ratio <= 2 else "smaller than" if ratio < 0.5 else "larger than")
     sampling = Sentence(
         f"One accuracy measured on the {NOTEBOOK_VALIDATION_SIZE:,} validation images has a binomial standard error "
         f"of about {numbers.pct(se_val, w + ' se val')} points (√(p(1 − p)/n) at p = {numbers.pct(p_val, w + ' p val')}%), "
-        f"and {numbers.pct(se_test, w + ' se test')} on the {MNIST_TEST_IMAGES:,} test images: of the order of the "
-        f"differences between the three models' mean validation accuracies "
-        f"({numbers.pct(gaps[0], w + ' gap min')} to {numbers.pct(gaps[-1], w + ' gap max')} points).",
-        holds=0.1 <= ratio <= 10,
-        measured=f"standard error / median difference = {ratio:.2f}, outside 0.1 to 10")
+        f"and {numbers.pct(se_test, w + ' se test')} on the {MNIST_TEST_IMAGES:,} test images: {size} the median "
+        f"difference between the three models' mean validation accuracies "
+        f"({numbers.pct(float(np.median(gaps)), w + ' gap median')} points; from "
+        f"{numbers.pct(gaps[0], w + ' gap min')} to {numbers.pct(gaps[-1], w + ' gap max')}), "
+        f"{numbers.plain(ratio, w + ' se ratio')} times it.",
+        holds=True, measured=f"standard error / median difference = {ratio:.2f}")
 
     return [
         "- **Speed of fitting is not generalization.** Batch normalization was designed to make training faster "
@@ -254,6 +257,16 @@ def _kinds(config) -> set[str]:
         {"early_stopping"} if config.early_stopping_patience is not None else set())
 
 
+def _shortfall(runs: dict, name: str, parts: list[str]) -> dict | None:
+    """Per seed, (combination − none) − Σ (part − none) in test accuracy: mean, sd, 95% t-interval."""
+    seeds = set.intersection(*({r["seed"] for r in runs[n]} for n in [name, "none", *parts]))
+    if len(seeds) < 2:
+        return None
+    test = {n: {r["seed"]: value(r, METRICS["test"]) for r in runs[n]} for n in [name, "none", *parts]}
+    return summarize([(test[name][s] - test["none"][s]) - sum(test[p][s] - test["none"][s] for p in parts)
+                      for s in sorted(seeds)])
+
+
 def technique_findings(results: StudyResults, name: str, numbers: Numbers) -> list:
     """The checked sentences of one technique's section (for those whose section states a direction)."""
     runs = results.runs
@@ -271,9 +284,10 @@ def technique_findings(results: StudyResults, name: str, numbers: Numbers) -> li
         level = 0.95
         reach = [int(np.argmax(c >= level)) + 1 if (c >= level).any() else None for c in (mine, base)]
         return ["\n", Sentence(
-            f"It fits faster, wrong labels included: Keras' running accuracy on the noisy training labels (the dashed "
-            f"curves) passes {level:.0%} in epoch {reach[0] or 'never'} on average over seeds, "
-            f"against epoch {reach[1] or 'never'} for `none`.",
+            f"It fits faster, wrong labels included: the mean over seeds of Keras' running accuracy on the noisy "
+            f"training labels (the dashed curves) first passes {level:.0%} in epoch {reach[0] or 'never'}, "
+            f"against epoch {reach[1] or 'never'} for `none` (the epoch where the mean curve crosses, not a mean "
+            "of each seed's epoch).",
             holds=reach[0] is not None and (reach[1] is None or reach[0] < reach[1]),
             measured=f"epochs to {level:.0%}: batch_norm {reach[0]}, none {reach[1]}"), "\n"]
     if name == "combined" and runs.get("combined"):
@@ -286,11 +300,20 @@ def technique_findings(results: StudyResults, name: str, numbers: Numbers) -> li
         alone = sum(deltas[p]["mean"] for p in parts)
         differ = [f"{key} {configs[p].model[key]} alone, {configs[name].model[key]} here"
                   for p in parts for key in configs[p].model if configs[p].model[key] != configs[name].model.get(key)]
+        shortfall = _shortfall(runs, name, parts)
+        if shortfall is None:
+            return ["\n", missing("regularizers", parts + [name, "none"])]
+        # Per seed: the combination's gain minus the sum of the parts' gains, with its t-interval.
+        resolved = shortfall["high"] < 0 or shortfall["low"] > 0
+        verdict = (("less than" if shortfall["mean"] < 0 else "more than") if resolved
+                   else "not distinguishable from")
         return ["\n", Sentence(
-            f"Techniques do not add up: together they gain {numbers.pct(deltas[name]['mean'], w + ' together')} "
-            f"points of test accuracy over `none`, less than the {numbers.pct(alone, w + ' sum')} points that "
+            f"Together they gain {numbers.pct(deltas[name]['mean'], w + ' together')} points of test accuracy over "
+            f"`none`, {verdict} the {numbers.pct(alone, w + ' sum')} points that "
             f"{', '.join(f'`{p}`' for p in parts)} gain one at a time"
-            + (f" ({'; '.join(differ)})" if differ else "") + ".",
-            holds=deltas[name]["mean"] < alone,
-            measured=f"together {100 * deltas[name]['mean']:.2f}, one at a time {100 * alone:.2f} points"), "\n"]
+            + (f" ({'; '.join(differ)})" if differ else "")
+            + f": together minus the sum, paired by seed, {_signed(numbers, shortfall['mean'], w + ' shortfall')} "
+            f"points (95% CI [{numbers.pct(shortfall['low'], w + ' shortfall low')}, "
+            f"{numbers.pct(shortfall['high'], w + ' shortfall high')}], {shortfall['n']} seeds).",
+            holds=True, measured=f"together − sum: {100 * shortfall['mean']:.2f} points"), "\n"]
     return []

@@ -48,7 +48,10 @@ def paired_difference(runs: list[dict], baseline: list[dict], metric: str) -> di
         return None
     diffs = np.array([a - b for a, b in pairs])
     summary = summarize(list(diffs))
-    summary["p"] = float(stats.ttest_rel([a for a, _ in pairs], [b for _, b in pairs]).pvalue) if diffs.std() > 0 else 1.0
+    if np.ptp(diffs) > 1e-12 * max(1.0, float(np.abs(diffs).max())):
+        summary["p"] = float(stats.ttest_rel([a for a, _ in pairs], [b for _, b in pairs]).pvalue)
+    else:  # the same difference in every seed: no seed-to-seed noise, so only a zero is not resolved
+        summary["p"] = 1.0 if np.allclose(diffs, 0.0, atol=1e-12) else 0.0
     return summary
 
 

@@ -2,9 +2,10 @@
 
 A sweep's points are runs of the regularizer study or of the sweeps study
 (``configs.sweeps``). Every number here comes from those runs: means over seeds with a 95%
-t-interval, and differences paired by seed. A difference is called *resolved* when its 95%
-interval excludes zero, and the page says "not resolved" otherwise: more seeds would be
-needed to tell its sign.
+t-interval, and differences paired by seed. A difference is called *resolved* when its paired
+t-test's p-value, adjusted with Holm's method over every comparison the sweep's page reports
+(``comparisons``), is below 0.05, and the page says "not resolved" otherwise: more seeds would
+be needed to tell its sign. Its 95% interval is shown as measured, unadjusted.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from snippets.plotting import COLORS, Figure
 from snippets.studies.configs import Sweep, sweeps
 from snippets.studies.results import StudyResults
-from snippets.studies.statistics import METRICS, paired_difference, summarize, value
+from snippets.studies.statistics import METRICS, holm, paired_difference, summarize, value
 from snippets.studies.tables import Numbers, markdown_table
 
 
@@ -172,13 +173,42 @@ def _mark_best(ax, sweep_runs: SweepRuns, x) -> None:
                 fmt="*", markersize=14, color="black", capsize=4, label="best on validation (test, 95% CI)")
 
 
+#: A comparison of a sweep's page: (series, index) of the minuend and of the subtrahend.
+Pair = tuple[tuple[int, int], tuple[int, int]]
+
+
+def comparisons(sweep_runs: SweepRuns) -> dict[Pair, dict]:
+    """Every paired difference of test accuracy the sweep's page reports (the table's last column,
+    each best against the first value, the bests compared), each with ``p_holm``: its p-value
+    adjusted with Holm's method over all of them, and ``family``, their number."""
+    sweep = sweep_runs.sweep
+    two = len(sweep.series) == 2
+    pairs = [((1, i), (0, i)) if two else ((0, i), (0, 0)) for i in range(len(sweep.values)) if two or i]
+    if sweep.chosen:
+        bests = {s: _best_index(sweep_runs, only=s)[1] for s in range(len(sweep.series)) if any(sweep_runs.runs[s])}
+        pairs += [((s, i), (s, 0)) for s, i in bests.items() if i != 0]
+        if two and len(bests) == 2:
+            pairs.append(((1, bests[1]), (0, bests[0])))
+    found = {}
+    for pair in dict.fromkeys(pairs):
+        (sa, ia), (sb, ib) = pair
+        delta = paired_difference(sweep_runs.runs[sa][ia], sweep_runs.runs[sb][ib], METRICS["test"])
+        if delta:
+            found[pair] = delta
+    for delta, adjusted in zip(found.values(), holm([d["p"] for d in found.values()])):
+        delta.update(p_holm=adjusted, family=len(found))
+    return found
+
+
 def resolved_text(delta: dict, numbers: Numbers, where: str, unit: str = "") -> str:
-    """A paired difference in points with its 95% interval, and whether the seeds resolve its sign."""
+    """A paired difference in points with its 95% interval, and whether the seeds resolve its sign
+    (Holm-adjusted p below 0.05 over the page's comparisons)."""
     sign = "+" if delta["mean"] > 0 else ""
-    verdict = ("resolved" if delta["low"] > 0 or delta["high"] < 0
-               else f"**not resolved** at {delta['n']} seeds (the interval contains zero)")
+    verdict = ("resolved" if delta["p_holm"] < 0.05
+               else f"**not resolved** at {delta['n']} seeds")
     return (f"{sign}{numbers.pct(delta['mean'], where)}{unit} [{numbers.pct(delta['low'], where + ' low')}, "
-            f"{numbers.pct(delta['high'], where + ' high')}], {verdict}")
+            f"{numbers.pct(delta['high'], where + ' high')}], Holm p {numbers.p_value(delta['p_holm'], where + ' holm p')}, "
+            f"{verdict}")
 
 
 def sweep_table(sweep_runs: SweepRuns, numbers: Numbers) -> str:
@@ -192,6 +222,7 @@ def sweep_table(sweep_runs: SweepRuns, numbers: Numbers) -> str:
         header += [f"{prefix}seeds", f"{prefix}train acc. (%)", f"{prefix}val. acc. (%)", f"{prefix}test acc. (%) [95% CI]"]
     header.append(f"Δ test, {sweep.series[1].label} − {sweep.series[0].label} (pts) [95% CI]" if two
                   else f"Δ test vs {value_label(sweep, sweep.values[0])} (pts) [95% CI]")
+    found = comparisons(sweep_runs)
     rows = []
     for i, label in enumerate(sweep_runs.labels()):
         row = [label]
@@ -204,10 +235,7 @@ def sweep_table(sweep_runs: SweepRuns, numbers: Numbers) -> str:
             train, val, test = (summarize([value(r, METRICS[m]) for r in runs]) for m in ("train", "val", "test"))
             row += [str(len(runs)), numbers.pct(train["mean"], where + " train"), numbers.pct(val["mean"], where + " val"),
                     f"{numbers.pct(test['mean'], where + ' test')} {numbers.ci(test, where + ' test')}"]
-        if two:
-            delta = paired_difference(sweep_runs.runs[1][i], sweep_runs.runs[0][i], METRICS["test"])
-        else:
-            delta = None if i == 0 else paired_difference(sweep_runs.runs[0][i], sweep_runs.runs[0][0], METRICS["test"])
+        delta = found.get(((1, i), (0, i)) if two else ((0, i), (0, 0)))
         row.append("(reference)" if delta is None and not two and i == 0
                    else "–" if delta is None else resolved_text(delta, numbers, f"sweep {sweep.name} {label} delta"))
         rows.append(row)
@@ -227,8 +255,7 @@ def _best_text(sweep_runs: SweepRuns, series: int, numbers: Numbers) -> str:
             f"mean validation accuracy {numbers.pct(val['mean'], where + ' val')}%. Its test accuracy: "
             f"{numbers.pct(test['mean'], where + ' test')}% (95% CI {numbers.ci(test, where + ' test')}, "
             f"{len(runs)} seeds).")
-    reference = sweep_runs.runs[s][0]
-    delta = paired_difference(runs, reference, METRICS["test"]) if i != 0 and reference else None
+    delta = comparisons(sweep_runs).get(((s, i), (s, 0)))
     if delta:
         text += (f" Against {sweep.knob} = {labels[0]}, paired by seed: "
                  f"{resolved_text(delta, numbers, where + ' vs first', ' points of test accuracy')}.")
@@ -239,7 +266,7 @@ def _bests_compared(sweep_runs: SweepRuns, numbers: Numbers) -> str:
     """Each series at its own best value: which value is larger, and the paired test difference."""
     sweep, labels = sweep_runs.sweep, sweep_runs.labels()
     (_, i0), (_, i1) = _best_index(sweep_runs, only=0), _best_index(sweep_runs, only=1)
-    delta = paired_difference(sweep_runs.runs[1][i1], sweep_runs.runs[0][i0], METRICS["test"])
+    delta = comparisons(sweep_runs).get(((1, i1), (0, i0)))
     if delta is None:
         return ""
     order = "the same as" if i1 == i0 else ("larger than" if i1 > i0 else "smaller than")
@@ -260,15 +287,17 @@ def sweep_findings(sweep_runs: SweepRuns, numbers: Numbers) -> str:
             text += _best_text(sweep_runs, s, numbers)
         if len(sweep.series) == 2:
             text += _bests_compared(sweep_runs, numbers)
+    found = comparisons(sweep_runs)
     if len(sweep.series) == 2:
-        resolved = []
-        for i, label in enumerate(labels):
-            delta = paired_difference(sweep_runs.runs[1][i], sweep_runs.runs[0][i], METRICS["test"])
-            if delta and (delta["low"] > 0 or delta["high"] < 0):
-                resolved.append(label)
+        resolved = [label for i, label in enumerate(labels)
+                    if ((1, i), (0, i)) in found and found[((1, i), (0, i))]["p_holm"] < 0.05]
         text += (f"- **{sweep.series[1].label} − {sweep.series[0].label}** in test accuracy, paired by seed: "
                  f"resolved at {len(resolved)} of {len(labels)} values"
                  + (f" ({', '.join(resolved)})" if resolved else "") + "; the table's last column gives each.\n")
+    if found:
+        text += (f"- **Resolved** means a Holm-adjusted p below 0.05 over the {len(found)} paired comparisons this "
+                 "page reports (Holm, 1979): the chance that any of them is called resolved by seed-to-seed noise "
+                 "alone stays below 5%. The 95% intervals are as measured, unadjusted.\n")
     count = sum(len(p) for series_runs in sweep_runs.runs for p in series_runs)
     points = sum(1 for series_runs in sweep_runs.runs for p in series_runs if p)
     seeds = sorted({len(p) for series_runs in sweep_runs.runs for p in series_runs if p})
