@@ -187,3 +187,33 @@ def test_check_site_reports_a_sentence_the_results_no_longer_support(study_resul
               lambda run: run["history"].update(val_accuracy=sorted(run["history"]["val_accuracy"])))
     checked, problems = check_site(study_results, tmp_path / "site", tmp_path / "generated")
     assert checked == 0 and len(problems) == 1 and "Its mean validation accuracy falls" in problems[0]
+
+
+def test_check_site_finds_each_number_at_its_place_not_anywhere_on_the_page(study_results, tmp_path):
+    """A table cell changed on the built page fails the check even where its number also stands
+    in a sentence of the same page: each number is checked in its own cell or sentence."""
+    import json
+    import re
+
+    from snippets.studies.site_check import check_site
+    from tests.test_report import fake_site
+
+    generated, site = tmp_path / "generated", tmp_path / "site"
+    write_report(study_results, generated)
+    fake_site(generated, site)
+    checked, problems = check_site(study_results, site, generated)
+    assert checked > 300 and problems == []
+
+    page = site / "studies" / "regularizer-study" / "index.html"
+    markup = page.read_text()
+    records = json.loads((generated / "numbers.json").read_text())["numbers"]
+    # A number of the results table that also stands elsewhere on the page (a technique's summary).
+    record = next(r for r in records if r["file"] == "regularizers_table.md" and r["where"].endswith(" test")
+                  and markup.count(r["text"]) > 1)
+    cell = re.search(r"<td[^>]*>" + re.escape(record["text"]) + r" ± [^<]*</td>", markup)
+    assert cell, record
+    tampered = cell.group(0).replace(record["text"], "99.99", 1)
+    page.write_text(markup.replace(cell.group(0), tampered, 1))
+    assert record["text"] in page.read_text()  # the digits still stand on the page...
+    _, problems = check_site(study_results, site, generated)
+    assert any(record["where"] in p and "its place is not on the page" in p for p in problems), problems

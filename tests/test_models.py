@@ -73,3 +73,13 @@ def test_input_noise_is_seeded_by_the_models_seed():
 def test_bad_arguments_are_explained(kwargs, message):
     with pytest.raises(ValueError, match=message):
         build_mlp(**kwargs)
+
+
+def test_no_study_configuration_combines_batch_norm_and_dropout():
+    """The dropout chapter says so: build_mlp puts a Dropout after each hidden layer's batch norm,
+    against the chapter's advice (after the last one only), and no study run asks for both."""
+    from snippets.studies.configs import REGULARIZER_STUDY, STUDIES, sweep_study
+
+    configs = [c for study in STUDIES.values() for c in study]
+    configs += [c for best in REGULARIZER_STUDY for c in sweep_study(best)]  # whichever technique is best
+    assert not [c.label for c in configs if c.model.get("batch_norm", "none") != "none" and c.model.get("dropout")]

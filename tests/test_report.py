@@ -140,12 +140,13 @@ def test_missing_study_says_how_to_run_it(tmp_path):
 
 
 def fake_site(generated, site):
-    """Pages whose text is the generated Markdown, as a stand-in for the built HTML."""
+    """Pages made of the generated Markdown rendered to HTML, as a stand-in for the built site."""
+    from snippets.studies.site_check import render_markdown
+
     for prefix, page in PAGE_OF_PREFIX.items():
         (site / page).parent.mkdir(parents=True, exist_ok=True)
-        text = "".join(p.read_text() for p in sorted(generated.glob(prefix + "*.md")))
-        # Escaped as a real build escapes text: "p < 0.001" must not read as the start of a tag.
-        (site / page).write_text(f"<html><body><pre>{html.escape(text)}</pre></body></html>")
+        text = "\n\n".join(p.read_text() for p in sorted(generated.glob(prefix + "*.md")))
+        (site / page).write_text(f"<html><body><article>{render_markdown(text)}</article></body></html>")
 
 
 def test_check_site_accepts_matching_pages_and_names_a_wrong_number(results, tmp_path):

@@ -130,3 +130,13 @@ def test_a_sweep_adjusts_its_comparisons_with_holm(with_sweeps, tmp_path):
     write_report(with_sweeps, tmp_path / "generated")
     findings = (tmp_path / "generated" / "sweep_train_size_findings.md").read_text()
     assert "Holm-adjusted p below 0.05 over the" in findings
+
+
+def test_the_training_set_size_sweep_states_its_settings_from_its_configurations(tmp_path):
+    """Equal examples seen, not equal updates: 300 images for 400 epochs are 4,000 updates, 55,000 for 2
+    are 3,438 (the last batch of each epoch is smaller), the regime's 2,000 for 60 are 3,780."""
+    write_report(tmp_path / "nothing", tmp_path / "generated")  # no results needed
+    rows = (tmp_path / "generated" / "sweep_train_size_settings.md").read_text().splitlines()[2:]
+    assert rows[0] == "| 300 | 400 | 120,000 | 4,000 |"
+    assert rows[2] == "| 2,000 | 60 | 120,000 | 3,780 |"
+    assert rows[-1] == "| 55,000 | 2 | 110,000 | 3,438 |"

@@ -22,7 +22,14 @@ from snippets.studies.generated import GENERATED_DIR
 from snippets.studies.performance import BENCHMARK_FILE, performance_page
 from snippets.studies.results import DEFAULT_RESULTS_DIR, StudyResults, load_study, write_json_atomically
 from snippets.studies.selection import best_config, technique_results
-from snippets.studies.sweep_report import band_figure, sweep_findings, sweep_runs, sweep_table, view_data
+from snippets.studies.sweep_report import (
+    band_figure,
+    sweep_findings,
+    sweep_runs,
+    sweep_table,
+    train_size_settings,
+    view_data,
+)
 from snippets.studies.tables import (
     Numbers,
     accuracy_table,
@@ -204,6 +211,7 @@ def write_report(results_dir: Path = DEFAULT_RESULTS_DIR, out: Path = DEFAULT_OU
             files[prefix + "table.md"] = files[prefix + "findings.md"] = note
             files[prefix + "figure.svg"], files[prefix + "view.json"] = empty_svg(), "{}"
 
+    files["sweep_train_size_settings.md"] = train_size_settings()  # from the configurations: no runs needed
     files["performance.md"] = performance_page(Path(results_dir) / BENCHMARK_FILE)
 
     wrong = failures(checked)

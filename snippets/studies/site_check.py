@@ -1,13 +1,19 @@
 """The published-numbers check: the built pages show what the results files give now.
 
 ``python -m snippets check-site`` regenerates the report from the results files,
-compares it with the generated files the site was built from, and looks up every
-number of ``numbers.json`` in the visible text of the page that includes it.
+compares it with the generated files the site was built from, and checks every number
+of ``numbers.json`` at its place: the table cell or sentence of the fresh report that
+holds it must stand, whole, as a cell or sentence of the built page that includes it.
+A number is never looked up as a substring of the whole page, where its digits could
+stand anywhere (an sd, a p-value, another cell). Both sides are read with an HTML parser
+(the fresh report's Markdown rendered as MkDocs renders tables, lists and admonitions).
 """
 
 from __future__ import annotations
 
 import json
+import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 from snippets.studies.claims import ClaimError
@@ -18,14 +24,53 @@ from snippets.studies.results import load_study
 from snippets.studies.selection import best_config
 
 
-def page_text(html_path: Path) -> str:
-    """The visible text of a built page, tags removed and entities decoded."""
-    import html
-    import re
+#: The elements whose text is one place of a page: a table cell, a heading, a paragraph or list
+#: item (split into sentences). Text goes to the innermost one that holds it.
+PLACES = {"td", "th", "p", "li", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6", "caption"}
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\[])")
 
-    markup = Path(html_path).read_text(encoding="utf8")
-    markup = re.sub(r"<(script|style)\b.*?</\1>", " ", markup, flags=re.S)
-    return html.unescape(re.sub(r"<[^>]+>", " ", markup))
+
+class _Places(HTMLParser):
+    """Collects the text of every place (``PLACES``) of an HTML document, scripts and styles left out."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.places: list[str] = []
+        self._open: list[list[str]] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag in PLACES:
+            self._open.append([])
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in PLACES and self._open:
+            text = " ".join("".join(self._open.pop()).split())
+            if text:
+                self.places.extend(SENTENCE_END.split(text) if tag in ("p", "li", "dd") else [text])
+
+    def handle_data(self, data):
+        if self._open and not self._skip:
+            self._open[-1].append(data)
+
+
+def places(markup: str) -> list[str]:
+    """The table cells, headings and sentences of an HTML document, whitespace collapsed."""
+    parser = _Places()
+    parser.feed(markup)
+    parser.close()
+    return parser.places
+
+
+def render_markdown(text: str) -> str:
+    """A generated file's Markdown as HTML, with the extensions its tables, lists and warnings use."""
+    import markdown
+
+    return markdown.markdown(text, extensions=["tables", "admonition", "attr_list", "md_in_html"])
 
 
 def check_site(results_dir: Path, site_dir: Path, generated_dir: Path = GENERATED_DIR,
@@ -34,36 +79,54 @@ def check_site(results_dir: Path, site_dir: Path, generated_dir: Path = GENERATE
 
     Returns the number of published numbers checked and a list of problems: a sentence of a
     study page that the results files no longer support, a generated file that differs from
-    what the results files give now, a number missing from the page that includes it, or
+    what the results files give now, a number whose cell or sentence is not on the page that
+    includes it, or
     (with ``require_complete``) a study that is incomplete, mixes code
     versions, or was run with settings other than its own.
     """
     import tempfile
 
-    problems: list[str] = []
     with tempfile.TemporaryDirectory() as scratch:
-        try:
-            write_report(results_dir, Path(scratch))
-        except ClaimError as error:
-            return 0, [str(error)]
-        fresh = json.loads((Path(scratch) / "numbers.json").read_text())["numbers"]
-        # The pages' text and the data the sweeps' interactive views draw.
-        for path in sorted([*Path(scratch).glob("*.md"), *Path(scratch).glob("sweep_*_view.json")]):
-            published = Path(generated_dir) / path.name
-            if not published.exists() or published.read_text() != path.read_text():
-                problems.append(f"{published}: differs from a fresh report of {results_dir}; run `python -m snippets report`")
-    texts: dict[str, str] = {}
+        return _check(Path(results_dir), Path(site_dir), Path(generated_dir), require_complete, Path(scratch))
+
+
+def _check(results_dir: Path, site_dir: Path, generated_dir: Path, require_complete: bool,
+           scratch: Path) -> tuple[int, list[str]]:
+    """``check_site``'s work, with the fresh report written into ``scratch``."""
+    problems: list[str] = []
+    try:
+        write_report(results_dir, scratch)
+    except ClaimError as error:
+        return 0, [str(error)]
+    fresh = json.loads((scratch / "numbers.json").read_text())["numbers"]
+    # The pages' text and the data the sweeps' interactive views draw.
+    for path in sorted([*scratch.glob("*.md"), *scratch.glob("sweep_*_view.json")]):
+        published = generated_dir / path.name
+        if not published.exists() or published.read_text() != path.read_text():
+            problems.append(f"{published}: differs from a fresh report of {results_dir}; run `python -m snippets report`")
+    # Each number's place in the fresh report: the cells and sentences of its file that hold it.
+    fresh_places = {path.name: places(render_markdown(path.read_text())) for path in scratch.glob("*.md")}
+    shown: dict[str, set[str] | None] = {}
     for record in fresh:
         page = page_of(record["file"])
-        if page not in texts:
-            html_path = Path(site_dir) / page
+        if page not in shown:
+            html_path = site_dir / page
             if not html_path.exists():
                 problems.append(f"{html_path}: missing; build the site first (`mkdocs build`)")
-                texts[page] = ""
-                continue
-            texts[page] = page_text(html_path)
-        if texts[page] and record["text"] not in texts[page]:
-            problems.append(f"{page}: {record['where']} = {record['text']} (from {record['file']}) is not on the page")
+                shown[page] = None
+            else:
+                shown[page] = set(places(html_path.read_text(encoding="utf8")))
+        if shown[page] is None:
+            continue
+        holding = [place for place in fresh_places.get(record["file"], []) if record["text"] in place]
+        if not holding:
+            problems.append(f"{record['file']}: {record['where']} = {record['text']} is in no table cell or "
+                            "sentence of the file: the check cannot find its place")
+        for place in holding:
+            if place not in shown[page]:
+                problems.append(f"{page}: {record['where']} = {record['text']} (from {record['file']}): its place "
+                                f"is not on the page: {place[:160]!r}")
+                break
     if require_complete:
         studies = [load_study(results_dir, study) for study in STUDIES]
         regularizers = next(r for r in studies if r.study == "regularizers")

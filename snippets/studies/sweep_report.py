@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from snippets.plotting import COLORS, Figure
-from snippets.studies.configs import Sweep, sweeps
+from snippets.studies.configs import Sweep, sweep_study, sweeps
 from snippets.studies.results import StudyResults
 from snippets.studies.statistics import METRICS, holm, paired_difference, summarize, value
 from snippets.studies.tables import Numbers, markdown_table
@@ -274,6 +274,23 @@ def _bests_compared(sweep_runs: SweepRuns, numbers: Numbers) -> str:
             f"that of {sweep.series[0].label} ({labels[i0]}); {sweep.series[1].label} at its best − "
             f"{sweep.series[0].label} at its best: "
             f"{resolved_text(delta, numbers, f'sweep {sweep.name} bests', ' points of test accuracy')}.\n")
+
+
+def train_size_settings() -> str:
+    """Per training-set size of its sweep: the epochs, the examples seen and the updates, read from
+    the configurations (the sizes other than the regime's own are the sweeps study's runs)."""
+    from snippets.studies.configs import REGULARIZER_STUDY, TRAIN_SIZES
+
+    regime = REGULARIZER_STUDY[0]  # `none`: the regime's size, epochs and batch size
+    by_size = {config.train_size or 55_000: config for config in sweep_study(regime) if config.name.startswith("train_size-")}
+    by_size[regime.train_size] = regime
+    rows = []
+    for size in TRAIN_SIZES:
+        config = by_size[size]
+        steps = math.ceil(size / config.batch_size) * config.epochs  # the last batch of an epoch may be smaller
+        rows.append([f"{size:,}", str(config.epochs), f"{size * config.epochs:,}", f"{steps:,}"])
+    return markdown_table(["Training images", "Epochs", "Examples seen", f"Updates (batches of {regime.batch_size})"],
+                          rows, align="rrrr")
 
 
 def sweep_findings(sweep_runs: SweepRuns, numbers: Numbers) -> str:
