@@ -32,7 +32,7 @@ WORKERS ?=
 SCHEDULER ?=
 STUDY_EXECUTOR := $(if $(SCHEDULER),--scheduler $(SCHEDULER),$(if $(WORKERS),--workers $(WORKERS)))
 
-.PHONY: help setup data assets browser test test-fast check lint-workflows results report site serve bench clean
+.PHONY: help setup data assets browser test test-fast check lint-workflows robustness results report site serve bench clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -116,6 +116,9 @@ site: report ## build the site into site/ with the measured results
 
 serve: report ## build the site with the measured results and serve it on http://$(HOST):$(PORT)
 	$(PY) -m mkdocs serve --strict --dev-addr $(HOST):$(PORT)
+
+robustness: setup ## the demonstrations' claims on further seeds (results/robustness/claims.json; the robustness page)
+	$(PY) benchmarks/robustness.py
 
 bench: setup ## benchmarks in full: training speed (notebook vs project, variants) and study throughput (always rerun)
 	$(PY) benchmarks/train_speed.py --output $(BENCHMARK)

@@ -40,7 +40,9 @@ def test_trained_norms_stay_within_c_only_with_the_constraint():
     # Without dropout the norms never reach c: the constraint does (almost) nothing.
     assert table.loc["plain", "largest norm, layer 1"] < c
     assert table.loc["max-norm", "units with norm >= c, layer 1"] == 0
-    assert table.loc["max-norm", "held-out accuracy"] == pytest.approx(table.loc["plain", "held-out accuracy"], abs=0.005)
+    # An inactive constraint still perturbs the training through Keras' epsilon, as a change of seed
+    # would: on seeds 100-104 the two plain models differed by 0.1 to 0.7 points (make robustness).
+    assert table.loc["max-norm", "held-out accuracy"] == pytest.approx(table.loc["plain", "held-out accuracy"], abs=0.015)
     # Max-norm adds nothing to the loss, in every trained model.
     assert (table["terms in model.losses"] == 0).all()
     assert str(table["units with norm >= c, layer 1"].dtype).startswith("int")  # printed as counts

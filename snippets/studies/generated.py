@@ -27,6 +27,7 @@ PAGE_OF_PREFIX = {
     "notebook_": "studies/notebook-comparison/index.html",
     "regularizers_": "studies/regularizer-study/index.html",
     "performance": "studies/performance/index.html",
+    "robustness": "studies/robustness/index.html",
 }
 
 

@@ -21,6 +21,7 @@ from snippets.studies.figures import empty_svg, gap_figure, learning_curves, tec
 from snippets.studies.generated import GENERATED_DIR
 from snippets.studies.performance import BENCHMARK_FILE, performance_page
 from snippets.studies.results import DEFAULT_RESULTS_DIR, StudyResults, load_study, write_json_atomically
+from snippets.studies.robustness import ROBUSTNESS_RELATIVE, robustness_table
 from snippets.studies.selection import best_config, technique_results
 from snippets.studies.sweep_report import (
     band_figure,
@@ -213,6 +214,8 @@ def write_report(results_dir: Path = DEFAULT_RESULTS_DIR, out: Path = DEFAULT_OU
 
     files["sweep_train_size_settings.md"] = train_size_settings()  # from the configurations: no runs needed
     files["performance.md"] = performance_page(Path(results_dir) / BENCHMARK_FILE)
+    numbers.file = "robustness_table.md"
+    files[numbers.file] = robustness_table(Path(results_dir) / ROBUSTNESS_RELATIVE, numbers)
 
     wrong = failures(checked)
     if wrong:
