@@ -15,6 +15,7 @@ A claim that does not hold on every seed is a claim to fix on its page.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -31,10 +32,37 @@ class Claim:
     margin: Callable[[int], float]  # seed -> margin; above zero: the claim holds for that seed
 
 
+# One seed's run of a page's demonstration, made once and read by all of that page's claims.
+
+
+@functools.cache
 def _max_norm(seed: int):
     from snippets.max_norm import max_norm_table
 
     return max_norm_table(seed)
+
+
+@functools.cache
+def _noise(seed: int):
+    from snippets.noise import noise_table
+
+    return noise_table(seed)
+
+
+@functools.cache
+def _noisy_copies(seed: int):
+    import pandas as pd
+
+    from snippets.noise import noisy_inputs_vs_ridge
+
+    return pd.DataFrame(noisy_inputs_vs_ridge(seed=seed)).T
+
+
+@functools.cache
+def _optimizer(seed: int):
+    from snippets.optimizer import batch_size_and_learning_rate, sam_against_sgd
+
+    return batch_size_and_learning_rate(seed=seed), sam_against_sgd(seed=seed)
 
 
 def _max_norm_claims() -> list[Claim]:
@@ -71,6 +99,81 @@ def _max_norm_claims() -> list[Claim]:
     ]
 
 
+def _noise_claims() -> list[Claim]:
+    page, test = "beyond/noise.md", "tests/test_noise.py"
+    shrinks = f"{test}::test_noise_shrinks_the_derivatives_and_the_gap"
+    ridge = f"{test}::test_noisy_inputs_approach_ridge_in_a_linear_model"
+    noisy = ("input noise", "hidden noise", "Gaussian dropout", "dropout")
+
+    def table(seed):
+        return _noise(seed), _noise(seed).loc["no noise"]
+
+    return [
+        Claim("noise.copies_converge_to_ridge", page, ridge,
+              "Least squares on more noisy copies of the inputs comes ever closer to ridge", "distance",
+              lambda seed: -float(_noisy_copies(seed)["distance to ridge"].diff().max())),
+        Claim("noise.copies_stay_away_from_least_squares", page, ridge,
+              "... and at 1,000 copies is more than 10 times closer to ridge than to the unregularized fit",
+              "× 10", lambda seed: float(_noisy_copies(seed).iloc[-1]["distance to least squares"]
+                                         / _noisy_copies(seed).iloc[-1]["distance to ridge"]) / 10 - 1),
+        Claim("noise.every_kind_shrinks_the_jacobian", page, shrinks,
+              "Every kind of noise lowers the input-Jacobian norm below 0.85 times the noiseless MLP's", "× plain",
+              lambda seed: 0.85 - max(table(seed)[0].loc[k, "Jacobian norm"] for k in noisy) / table(seed)[1]["Jacobian norm"]),
+        Claim("noise.every_kind_lowers_training_accuracy", page, shrinks,
+              "Every kind of noise lowers the training accuracy", "points",
+              lambda seed: 100 * (table(seed)[1]["training accuracy"]
+                                  - max(table(seed)[0].loc[k, "training accuracy"] for k in noisy))),
+        Claim("noise.every_kind_narrows_the_gap", page, shrinks,
+              "Every kind of noise narrows the train − held-out gap, by more than half a point", "points",
+              lambda seed: 100 * (table(seed)[1]["gap"] - 0.005 - max(table(seed)[0].loc[k, "gap"] for k in noisy))),
+        Claim("noise.gaussian_dropout_matches_dropout", page, shrinks,
+              "Gaussian dropout and dropout of the same rate end within a point on the held-out images", "points",
+              lambda seed: 1 - 100 * abs(table(seed)[0].loc["Gaussian dropout", "held-out accuracy"]
+                                         - table(seed)[0].loc["dropout", "held-out accuracy"])),
+        Claim("noise.strong_hidden_noise_costs_accuracy", page, shrinks,
+              "The strong additive noise on the hidden units costs more than a point of held-out accuracy", "points",
+              lambda seed: 100 * (table(seed)[1]["held-out accuracy"] - 0.01
+                                  - table(seed)[0].loc["hidden noise", "held-out accuracy"])),
+    ]
+
+
+def _optimizer_claims() -> list[Claim]:
+    page, test = "beyond/optimizer.md", "tests/test_optimizer.py"
+    scale = f"{test}::test_same_noise_scale_same_test_accuracy_not_same_batch_size"
+    sam = f"{test}::test_sam_finds_flatter_solutions_that_test_better"
+
+    def rows(seed):
+        batches, rhos = _optimizer(seed)
+        return batches.loc[(32, 0.05)], batches.loc[(256, 0.05)], batches.loc[(256, 0.4)], rhos
+
+    return [
+        Claim("optimizer.large_batch_trains_less", page, scale,
+              "At the same learning rate and epochs, batch 256 ends more than 3 points lower in training accuracy than batch 32",
+              "points", lambda seed: 100 * (rows(seed)[0]["train accuracy"] - 0.03 - rows(seed)[1]["train accuracy"])),
+        Claim("optimizer.large_batch_tests_worse", page, scale,
+              "... and more than 1.5 points lower in test accuracy", "points",
+              lambda seed: 100 * (rows(seed)[0]["test accuracy"] - 0.015 - rows(seed)[1]["test accuracy"])),
+        Claim("optimizer.scaled_learning_rate_recovers", page, scale,
+              "Batch 256 with the learning rate scaled by 8 ends within a point of batch 32 in test accuracy", "points",
+              lambda seed: 1 - 100 * abs(rows(seed)[2]["test accuracy"] - rows(seed)[0]["test accuracy"])),
+        Claim("optimizer.scaled_beats_unscaled", page, scale,
+              "... and more than 1.5 points above batch 256 at the unscaled rate", "points",
+              lambda seed: 100 * (rows(seed)[2]["test accuracy"] - 0.015 - rows(seed)[1]["test accuracy"])),
+        Claim("optimizer.scaled_batch_ends_flattest", page, scale,
+              "Batch 256 at the scaled learning rate ends flatter than both others", "sharpness",
+              lambda seed: min(rows(seed)[0]["sharpness"], rows(seed)[1]["sharpness"]) - rows(seed)[2]["sharpness"]),
+        Claim("optimizer.sam_flatter_with_larger_rho", page, sam,
+              "SAM ends at flatter points than SGD, the flatter the larger ρ", "sharpness",
+              lambda seed: float(-rows(seed)[3]["sharpness"].diff().max())),
+        Claim("optimizer.sam_tests_better", page, sam,
+              "SAM with ρ 0.2 ends more than half a point above SGD in test accuracy", "points",
+              lambda seed: 100 * (rows(seed)[3].loc[0.2, "test accuracy"] - 0.005 - rows(seed)[3].loc[0.0, "test accuracy"])),
+        Claim("optimizer.sam_lower_test_loss", page, sam,
+              "SAM with ρ 0.2 ends with a test loss more than 0.02 below SGD's", "loss",
+              lambda seed: rows(seed)[3].loc[0.0, "test loss"] - 0.02 - rows(seed)[3].loc[0.2, "test loss"]),
+    ]
+
+
 def claims() -> list[Claim]:
     """Every registered claim, page by page."""
-    return [*_max_norm_claims()]
+    return [*_max_norm_claims(), *_noise_claims(), *_optimizer_claims()]
