@@ -235,3 +235,29 @@ def test_the_table_and_the_regime_show_the_wrong_labels_reproduced_when_measured
     assert none_row[column] == "97.20 ± 0.16"
     regime_text = (tmp_path / "after" / "regularizers_regime.md").read_text()
     assert "it reproduces 97.2% of the wrong ones (measured on the training images given a wrong label" in regime_text
+
+
+def test_check_site_counts_each_place_a_changed_cell_is_missed_even_beside_its_twin(study_results, tmp_path):
+    """Two cells of the same text: changing one of them on the page is still found."""
+    import re
+
+    from snippets.studies.results import read_results
+    from snippets.studies.site_check import check_site
+    from tests.test_report import fake_site
+
+    none = {run["seed"]: run["final"]["test_accuracy"]
+            for run in map(read_results, (study_results / "regularizers" / "none").glob("seed-*.json"))}
+    edit_runs(study_results, "regularizers", "l2-0.03",  # the fakes' kept L2: its row now shows none's test cell
+              lambda run: run["final"].update(test_accuracy=none[run["seed"]]))
+    generated, site = tmp_path / "generated", tmp_path / "site"
+    write_report(study_results, generated)
+    fake_site(generated, site)
+    assert check_site(study_results, site, generated)[1] == []
+    page = site / "studies" / "regularizer-study" / "index.html"
+    markup = page.read_text()
+    row = next(line for line in (generated / "regularizers_table.md").read_text().splitlines() if line.startswith("| `none`"))
+    cell = row.split(" | ")[4]  # the test accuracy, mean ± sd
+    assert markup.count(f">{cell}</td>") >= 2
+    page.write_text(re.sub(re.escape(f">{cell}</td>"), ">99.99 ± 0.01</td>", markup, count=1))
+    _, problems = check_site(study_results, site, generated)
+    assert any("its place is not on the page (1 of 2 times)" in p for p in problems), problems

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -105,28 +106,35 @@ def _check(results_dir: Path, site_dir: Path, generated_dir: Path, require_compl
         if not published.exists() or published.read_text() != path.read_text():
             problems.append(f"{published}: differs from a fresh report of {results_dir}; run `python -m snippets report`")
     # Each number's place in the fresh report: the cells and sentences of its file that hold it.
+    # A page must show each such place as often as its generated files hold it: a cell changed on
+    # the page is missed even when another cell of the same text remains.
     fresh_places = {path.name: places(render_markdown(path.read_text())) for path in scratch.glob("*.md")}
-    shown: dict[str, set[str] | None] = {}
+    by_page: dict[str, list[dict]] = {}
     for record in fresh:
-        page = page_of(record["file"])
-        if page not in shown:
-            html_path = site_dir / page
-            if not html_path.exists():
-                problems.append(f"{html_path}: missing; build the site first (`mkdocs build`)")
-                shown[page] = None
-            else:
-                shown[page] = set(places(html_path.read_text(encoding="utf8")))
-        if shown[page] is None:
+        by_page.setdefault(page_of(record["file"]), []).append(record)
+    for page, records in by_page.items():
+        html_path = site_dir / page
+        if not html_path.exists():
+            problems.append(f"{html_path}: missing; build the site first (`mkdocs build`)")
             continue
-        holding = [place for place in fresh_places.get(record["file"], []) if record["text"] in place]
-        if not holding:
-            problems.append(f"{record['file']}: {record['where']} = {record['text']} is in no table cell or "
-                            "sentence of the file: the check cannot find its place")
-        for place in holding:
-            if place not in shown[page]:
-                problems.append(f"{page}: {record['where']} = {record['text']} (from {record['file']}): its place "
-                                f"is not on the page: {place[:160]!r}")
-                break
+        shown = Counter(places(html_path.read_text(encoding="utf8")))
+        needed: Counter = Counter()
+        holders: dict[str, list[dict]] = {}
+        for file in dict.fromkeys(record["file"] for record in records):
+            texts = [record for record in records if record["file"] == file]
+            for place in fresh_places.get(file, []):
+                inside = [record for record in texts if record["text"] in place]
+                if inside:
+                    needed[place] += 1
+                    holders.setdefault(place, []).extend(inside)
+            placed = {id(record) for inside in holders.values() for record in inside}
+            problems.extend(f"{file}: {record['where']} = {record['text']} is in no table cell or sentence of the "
+                            "file: the check cannot find its place" for record in texts if id(record) not in placed)
+        for place, count in needed.items():
+            if shown[place] < count:
+                record = holders[place][0]
+                problems.append(f"{page}: {record['where']} = {record['text']} (from {record['file']}): its place is "
+                                f"not on the page ({shown[place]} of {count} times): {place[:160]!r}")
     if require_complete:
         studies = [load_study(results_dir, study) for study in STUDIES]
         regularizers = next(r for r in studies if r.study == "regularizers")
