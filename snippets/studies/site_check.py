@@ -106,8 +106,8 @@ def _check(results_dir: Path, site_dir: Path, generated_dir: Path, require_compl
         if not published.exists() or published.read_text() != path.read_text():
             problems.append(f"{published}: differs from a fresh report of {results_dir}; run `python -m snippets report`")
     # Each number's place in the fresh report: the cells and sentences of its file that hold it.
-    # A page must show each such place as often as its generated files hold it: a cell changed on
-    # the page is missed even when another cell of the same text remains.
+    # A page must show each such place as often as its generated files hold it, so that a cell
+    # changed on the page is found even when another cell of the same text remains.
     fresh_places = {path.name: places(render_markdown(path.read_text())) for path in scratch.glob("*.md")}
     by_page: dict[str, list[dict]] = {}
     for record in fresh:
