@@ -31,6 +31,16 @@ def summarize_claim(row: dict) -> dict:
             "spread": float(margins.std(ddof=1)) if len(margins) > 1 else float("nan")}
 
 
+#: Where the tests are read online (the page links each claim's test file).
+SOURCE_URL = "https://github.com/regularization-handbook/handbook/blob/main/"
+
+
+def _test_link(test: str) -> str:
+    """``tests/test_x.py::test_name`` as a link to its file; the name itself is in the results file."""
+    path = test.split("::")[0]
+    return f"[{path.rsplit('/', 1)[-1]}]({SOURCE_URL}{path})"
+
+
 def robustness_table(path: Path, numbers: Numbers) -> str:
     """The claims' table and its provenance, or a note saying how to make the results file."""
     path = Path(path)
@@ -47,14 +57,14 @@ def robustness_table(path: Path, numbers: Numbers) -> str:
         where = f"robustness {row['name']}"
         page = row["page"]
         rows.append([
-            row["statement"], f"[{page.removesuffix('.md')}](../{page})", f"`{row['test'].split('::')[-1]}`",
+            row["statement"], f"[{page.removesuffix('.md')}](../{page})", _test_link(row["test"]),
             f"{summary['held']} of {len(seeds)}",
             f"{numbers.plain(summary['smallest'], where + ' smallest', 3)} {row['unit']}",
             f"{numbers.plain(summary['spread'], where + ' spread', 3)} {row['unit']}",
         ])
         if summary["held"] < len(seeds):
             failing.append(row["statement"])
-    table = markdown_table(["Claim", "Page", "Test", "Held", "Smallest margin", "Spread (sd) of the margin"],
+    table = markdown_table(["Claim", "Page", "Test file", "Held", "Smallest margin", "Spread (sd) of the margin"],
                            rows, align="lllrrr")
     verdict = (f"\nEvery claim held on all {len(seeds)} seeds.\n" if not failing else
                f"\n**Did not hold on every seed** ({len(failing)}): " + "; ".join(failing) + ".\n")
