@@ -105,7 +105,7 @@ results: setup ## run both studies and the sweeps in full (finished runs are reu
 
 # The site's speed benchmark, in its short form: both ways on both models, one repeat, no
 # variants. It reruns only when the code it measures changes; `make bench` runs the full form.
-$(BENCHMARK): $(INSTALLED) snippets/training.py snippets/models.py snippets/studies/flops.py benchmarks/train_speed.py
+$(BENCHMARK): $(INSTALLED) snippets/training.py snippets/training_targets.py snippets/models.py snippets/studies/flops.py benchmarks/train_speed.py
 	$(PY) benchmarks/train_speed.py --repeats 1 --variants --no-breakdown --output $@
 
 report: results ## tables and figures from the results files into docs/generated

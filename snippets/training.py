@@ -14,7 +14,7 @@ training loop rather than in the model: mixup (``mixup_alpha``, its draws made i
 from the seed by ``mixup_draws``, so the steps stay free of random numbers and XLA-compiled)
 and, as ``fit`` does, the final copy of an averaging optimizer's weights (``use_ema``) into
 the model. Label smoothing is a loss (``SmoothedSparseCrossentropy``) that
-``compile_like_notebook`` sets up.
+``compile_like_notebook`` sets up. Both live in ``snippets.training_targets``.
 
 Why not ``model.fit(x, y, shuffle=True)`` after ``keras.utils.set_random_seed``?
 With Keras 3.15 on TensorFlow 2.21 that feeds the *same* permutation in every
@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from snippets.data import as_float_images
+from snippets.training_targets import SmoothedSparseCrossentropy, mixup_draws
 
 NOTEBOOK_LEARNING_RATE = 0.01  # keras.optimizers.SGD() default, which optimizer='SGD' uses
 NOTEBOOK_BATCH_SIZE = 32
@@ -83,44 +84,6 @@ def epoch_orders(n: int, seed: int, epochs: int) -> list[np.ndarray]:
     0..n-1 every epoch, the same sequence of permutations for the same seed."""
     rng = np.random.default_rng(seed)
     return [rng.permutation(n) for _ in range(epochs)]
-
-
-def mixup_draws(n: int, seed: int, epochs: int, batch_size: int, alpha: float) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Mixup's random choices for each epoch of ``train``: per batch one λ ~ Beta(α, α), and per
-    example the position of its partner in ``epoch_orders``' order, a shuffle within its batch
-    (as in Zhang et al.'s reference code). From a generator of its own, so the orders stay
-    those of ``epoch_orders``; the same seed gives the same draws."""
-    if not alpha > 0:
-        raise ValueError(f"mixup's alpha must be positive, got {alpha}")
-    rng = np.random.default_rng([seed, 1])
-    batches = -(-n // batch_size)
-    batch_of = np.arange(n) // batch_size
-    draws = []
-    for _ in range(epochs):
-        lambdas = rng.beta(alpha, alpha, size=batches).astype(np.float32)
-        partners = np.argsort(batch_of + rng.random(n), kind="stable")  # a permutation within each batch
-        draws.append((lambdas, partners))
-    return draws
-
-
-class SmoothedSparseCrossentropy(keras.losses.Loss):
-    """Cross-entropy against smoothed targets, 1 - s on the label plus s / classes on every
-    class, for integer labels: ``CategoricalCrossentropy(label_smoothing=s)`` on their one-hot
-    form. Keras 3.15's ``SparseCategoricalCrossentropy`` has no ``label_smoothing``."""
-
-    def __init__(self, label_smoothing: float, name: str = "smoothed_sparse_crossentropy", **kwargs):
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"label_smoothing is a share in [0, 1], got {label_smoothing}")
-        super().__init__(name=name, **kwargs)
-        self.label_smoothing = label_smoothing
-
-    def call(self, y_true, y_pred):
-        labels = keras.ops.reshape(keras.ops.cast(y_true, "int32"), keras.ops.shape(y_pred)[:-1])
-        one_hot = keras.ops.one_hot(labels, keras.ops.shape(y_pred)[-1], dtype=y_pred.dtype)
-        return keras.losses.categorical_crossentropy(one_hot, y_pred, label_smoothing=self.label_smoothing)
-
-    def get_config(self):
-        return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
 def compile_like_notebook(

@@ -196,11 +196,9 @@ def test_check_site_finds_each_number_at_its_place_not_anywhere_on_the_page(stud
     import re
 
     from snippets.studies.site_check import check_site
-    from tests.test_report import fake_site
+    from tests.test_report import report_and_fake_site
 
-    generated, site = tmp_path / "generated", tmp_path / "site"
-    write_report(study_results, generated)
-    fake_site(generated, site)
+    generated, site = report_and_fake_site(study_results, tmp_path)
     checked, problems = check_site(study_results, site, generated)
     assert checked > 300 and problems == []
 
@@ -243,15 +241,13 @@ def test_check_site_counts_each_place_a_changed_cell_is_missed_even_beside_its_t
 
     from snippets.studies.results import read_results
     from snippets.studies.site_check import check_site
-    from tests.test_report import fake_site
+    from tests.test_report import report_and_fake_site
 
     none = {run["seed"]: run["final"]["test_accuracy"]
             for run in map(read_results, (study_results / "regularizers" / "none").glob("seed-*.json"))}
     edit_runs(study_results, "regularizers", "l2-0.03",  # the fakes' kept L2: its row now shows none's test cell
               lambda run: run["final"].update(test_accuracy=none[run["seed"]]))
-    generated, site = tmp_path / "generated", tmp_path / "site"
-    write_report(study_results, generated)
-    fake_site(generated, site)
+    generated, site = report_and_fake_site(study_results, tmp_path)
     assert check_site(study_results, site, generated)[1] == []
     page = site / "studies" / "regularizer-study" / "index.html"
     markup = page.read_text()

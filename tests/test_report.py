@@ -149,10 +149,16 @@ def fake_site(generated, site):
         (site / page).write_text(f"<html><body><article>{render_markdown(text)}</article></body></html>")
 
 
-def test_check_site_accepts_matching_pages_and_names_a_wrong_number(results, tmp_path):
+def report_and_fake_site(results, tmp_path):
+    """The report of ``results`` into tmp_path/generated and a fake site of it in tmp_path/site."""
     generated, site = tmp_path / "generated", tmp_path / "site"
     write_report(results, generated)
     fake_site(generated, site)
+    return generated, site
+
+
+def test_check_site_accepts_matching_pages_and_names_a_wrong_number(results, tmp_path):
+    generated, site = report_and_fake_site(results, tmp_path)
     checked, problems = check_site(results, site, generated)
     assert checked > 100 and problems == []
 
@@ -170,9 +176,7 @@ def test_check_site_accepts_matching_pages_and_names_a_wrong_number(results, tmp
 
 
 def test_check_site_requires_complete_standard_studies(results, tmp_path):
-    generated, site = tmp_path / "generated", tmp_path / "site"
-    write_report(results, generated)
-    fake_site(generated, site)
+    generated, site = report_and_fake_site(results, tmp_path)
     _, problems = check_site(results, site, generated, require_complete=True)
     assert any("non-standard settings" in p for p in problems)
 

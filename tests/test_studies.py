@@ -315,7 +315,7 @@ def test_the_code_fingerprint_keeps_when_only_a_comment_changes(tmp_path):
     from snippets.studies.results import CODE_MODULES, PACKAGE, code_fingerprint
 
     def copy_with(folder: Path, addition: str) -> Path:
-        """The four code modules copied into ``folder``, training.py with ``addition`` at its end."""
+        """The code modules copied into ``folder``, training.py with ``addition`` at its end."""
         for name in CODE_MODULES:
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_text((PACKAGE / name).read_text() + (addition if name == "training.py" else ""))

@@ -11,16 +11,15 @@ from snippets.pipeline import shuffled_batches
 from snippets.models import build_mlp, notebook_model
 from snippets.training import (
     STEPS_PER_CALL,
-    SmoothedSparseCrossentropy,
     compile_like_notebook,
     compiles_with_xla,
     epoch_orders,
     evaluate,
-    mixup_draws,
     seed_everything,
     supports_xla,
     train,
 )
+from snippets.training_targets import SmoothedSparseCrossentropy, mixup_draws
 
 
 @pytest.fixture(scope="module")

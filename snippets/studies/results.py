@@ -32,7 +32,7 @@ DEFAULT_RESULTS_DIR = PROJECT_ROOT / "results"
 PACKAGE = PROJECT_ROOT / "snippets"
 # The modules whose code decides a run's numbers: a change in any of them reruns the studies.
 # (Which executor ran a run does not: it is not part of the key.)
-CODE_MODULES = ("data.py", "models.py", "training.py", "studies/runs.py")
+CODE_MODULES = ("data.py", "models.py", "training.py", "training_targets.py", "studies/runs.py")
 REQUIRED_FIELDS = ("format", "key", "config", "seed", "history", "final", "versions", "code", "wall_seconds")
 
 
